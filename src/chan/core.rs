@@ -1,0 +1,253 @@
+//! The channel's shared state, written once for every storage.
+
+use super::error::{SendError, TryRecvError, TrySendError};
+use crate::loom::{AtomicUsize, Ordering};
+use crate::ring::{PopError, PushError, Ring, Slot};
+use crate::stats::Stats;
+use crate::storage::Storage;
+use crate::wait::WaitList;
+use core::marker::PhantomData;
+
+/// The state every handle of one channel shares: the ring, its slots, the handle counts,
+/// the slow-path counters and the two wait lists.
+///
+/// Closing is the `mark` bit in the ring's tail, so "closed" and "no more pushes" are one
+/// atomic fact. Items still queued when the channel closes stay receivable.
+pub struct Chan<T, S: Storage<T>> {
+    ring: Ring,
+    /// Live `Sender`s. The channel closes when this drops to zero.
+    senders: AtomicUsize,
+    /// Live `Receiver`s. The channel closes (and drops its items) when this drops to zero.
+    receivers: AtomicUsize,
+    /// `try_send` calls that found the channel full (slow path only).
+    rejected: AtomicUsize,
+    /// Items evicted by `force_send` (slow path only).
+    evicted: AtomicUsize,
+    /// Senders waiting for a free slot.
+    pub(crate) send_waiters: WaitList,
+    /// Receivers waiting for an item.
+    pub(crate) recv_waiters: WaitList,
+    slots: S,
+    _items: PhantomData<T>,
+}
+
+// SAFETY: the channel moves `T`s between threads (so `T: Send`), never shares a `&T`
+// (so no `T: Sync`). All shared state is atomics, the lock-guarded wait lists, and slots
+// whose values are accessed only by the thread that claimed them (ring invariant 3).
+unsafe impl<T: Send, S: Storage<T>> Send for Chan<T, S> {}
+// SAFETY: as above.
+unsafe impl<T: Send, S: Storage<T>> Sync for Chan<T, S> {}
+
+impl<T, S: Storage<T>> core::fmt::Debug for Chan<T, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Chan")
+            .field("ring", &self.ring)
+            .field("senders", &self.senders)
+            .field("receivers", &self.receivers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, S: Storage<T>> Chan<T, S> {
+    crate::loom::const_fn! {
+        /// A channel over `slots`, made for a ring of `capacity` starting at `start_lap`.
+        pub(crate) const fn with_slots(slots: S, capacity: usize, start_lap: usize) -> Self {
+            Self {
+                ring: Ring::new(capacity, start_lap),
+                senders: AtomicUsize::new(0),
+                receivers: AtomicUsize::new(0),
+                rejected: AtomicUsize::new(0),
+                evicted: AtomicUsize::new(0),
+                send_waiters: WaitList::new(),
+                recv_waiters: WaitList::new(),
+                slots,
+                _items: PhantomData,
+            }
+        }
+    }
+
+    #[inline]
+    fn slots(&self) -> &[Slot<T>] {
+        self.slots.slots()
+    }
+
+    /// Pushes and wakes one receiver. Does not count rejections.
+    #[inline]
+    pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
+        self.ring.push(self.slots(), value)?;
+        self.recv_waiters.notify_one();
+        Ok(())
+    }
+
+    /// Pops and wakes one sender.
+    #[inline]
+    pub(crate) fn pop(&self) -> Result<T, PopError> {
+        let value = self.ring.pop(self.slots())?;
+        self.send_waiters.notify_one();
+        Ok(value)
+    }
+
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match self.push(value) {
+            Ok(()) => Ok(()),
+            Err(PushError::Full(v)) => {
+                self.count_rejection();
+                Err(TrySendError::Full(v))
+            }
+            Err(PushError::Closed(v)) => Err(TrySendError::Closed(v)),
+        }
+    }
+
+    #[cold]
+    fn count_rejection(&self) {
+        // Relaxed: a statistic; it orders nothing.
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.pop().map_err(|e| match e {
+            PopError::Empty => TryRecvError::Empty,
+            PopError::Closed => TryRecvError::Closed,
+        })
+    }
+
+    /// Sends, evicting the oldest items while the channel is full.
+    ///
+    /// Returns the evicted item. Racing senders can refill the slot an eviction freed;
+    /// then this evicts again, drops the earlier evicted item, and returns the last one
+    /// (every eviction is counted in `stats().evicted`).
+    pub(crate) fn force_send(&self, value: T) -> Result<Option<T>, SendError<T>> {
+        let mut value = value;
+        let mut evicted = None;
+        loop {
+            match self.push(value) {
+                Ok(()) => return Ok(evicted),
+                Err(PushError::Closed(v)) => return Err(SendError(v)),
+                Err(PushError::Full(v)) => {
+                    value = v;
+                    // No sender wake here: the slot we free is the one we fill.
+                    if let Ok(old) = self.ring.pop(self.slots()) {
+                        // Relaxed: a statistic; it orders nothing.
+                        self.evicted.fetch_add(1, Ordering::Relaxed);
+                        drop(evicted.replace(old));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the channel. Returns `true` if this call closed it.
+    pub(crate) fn close(&self) -> bool {
+        let closed = self.ring.close();
+        if closed {
+            self.send_waiters.notify_all();
+            self.recv_waiters.notify_all();
+        }
+        closed
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.ring.is_closed()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    pub(crate) fn sender_count(&self) -> usize {
+        // Relaxed: a monitoring read.
+        self.senders.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn receiver_count(&self) -> usize {
+        // Relaxed: a monitoring read.
+        self.receivers.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_sender(&self) {
+        // Relaxed: like `Arc::clone`, the new handle is made from a live one, so the count
+        // cannot be zero-and-closing concurrently in a way this increment must order.
+        self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds a sender unless none is left or the channel is closed (`WeakSender::upgrade`).
+    pub(crate) fn try_add_sender(&self) -> bool {
+        // Relaxed: validated by the CAS below.
+        let mut n = self.senders.load(Ordering::Relaxed);
+        loop {
+            if n == 0 {
+                return false;
+            }
+            // AcqRel: pairs with `remove_sender`'s AcqRel decrement, so a count that went
+            // to zero (and closed the channel) is never revived.
+            match self
+                .senders
+                .compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => n = actual,
+            }
+        }
+        if self.is_closed() {
+            // Closed by `close()` while senders lived: hand back what we took.
+            self.remove_sender();
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn remove_sender(&self) {
+        // AcqRel: the last sender's close must see every other sender's earlier pushes
+        // as done (they happen-before their own decrement).
+        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.close();
+        }
+    }
+
+    pub(crate) fn add_receiver(&self) {
+        // Relaxed: as in `add_sender`.
+        self.receivers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn remove_receiver(&self) {
+        // AcqRel: as in `remove_sender`.
+        if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.close();
+            // Nobody can receive any more: drop what is queued now, outside every lock.
+            // Items of pushes still in flight are dropped with the channel.
+            while let Ok(item) = self.ring.pop(self.slots()) {
+                drop(item);
+            }
+        }
+    }
+
+    /// A snapshot of the channel's state.
+    pub(crate) fn stats(&self) -> Stats {
+        let pos = self.ring.positions();
+        Stats {
+            len: pos.len,
+            capacity: self.capacity(),
+            sent: pos.pushed,
+            received: pos.popped,
+            senders_waiting: self.send_waiters.len(),
+            receivers_waiting: self.recv_waiters.len(),
+            // Relaxed (both): statistics.
+            rejected: self.rejected.load(Ordering::Relaxed) as u64,
+            evicted: self.evicted.load(Ordering::Relaxed) as u64,
+            senders: self.sender_count(),
+            receivers: self.receiver_count(),
+            closed: pos.closed,
+        }
+    }
+}
+
+impl<T, S: Storage<T>> Drop for Chan<T, S> {
+    fn drop(&mut self) {
+        // Exclusive access: drop every item still queued, each exactly once.
+        self.ring.drop_all(self.slots.slots());
+    }
+}

@@ -1,0 +1,175 @@
+//! Sending handles.
+
+use super::error::{SendError, TrySendError};
+use super::{handle_struct, observers, Chan};
+use crate::storage::ChannelRef;
+
+handle_struct! {
+    /// The sending side of a channel. `Clone` makes another sender (MPMC).
+    ///
+    /// When the last sender is dropped the channel closes: receivers get the items still
+    /// queued, then the end.
+    ///
+    /// `R` says where the channel lives: [`Heap<T>`](crate::Heap) (the default, from
+    /// [`bounded`](crate::bounded)) or `&StaticChannel<T, N>` (see
+    /// [`StaticSender`](crate::StaticSender)).
+    Sender
+}
+
+handle_struct! {
+    /// A sender that does not keep the channel open. Made by [`Sender::downgrade`].
+    ///
+    /// [`upgrade`](WeakSender::upgrade) gives a `Sender` back while any sender lives and
+    /// the channel is open.
+    WeakSender
+}
+
+impl<T, R: ChannelRef<T>> Sender<T, R> {
+    /// Counts a new sender on `chan`.
+    pub(crate) fn new(chan: R) -> Self {
+        chan.chan().add_sender();
+        Self::from_counted(chan)
+    }
+
+    #[inline]
+    fn chan(&self) -> &Chan<T, R::Storage> {
+        self.chan.chan()
+    }
+
+    /// Sends `value` if a slot is free now; never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if every slot is taken, [`TrySendError::Closed`] if the
+    /// channel is closed; both give `value` back. Full can also be reported, after a
+    /// short bounded spin, while the oldest item is in the middle of being received by
+    /// another thread (see the crate docs, "Design choices").
+    ///
+    /// ```
+    /// use sluicebox::TrySendError;
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// drop(rx);
+    /// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+    /// ```
+    #[inline]
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.chan().try_send(value)
+    }
+
+    /// Sends `value` now, evicting the oldest item if the channel is full (drop-oldest).
+    /// Returns the evicted item.
+    ///
+    /// If other senders race for the slot the eviction freed, this evicts again; only the
+    /// last evicted item is returned, earlier ones are dropped here. Every eviction is
+    /// counted in [`Stats::evicted`](crate::Stats::evicted).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with `value` if the channel is closed.
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded(2);
+    /// assert_eq!(tx.force_send(1), Ok(None));
+    /// assert_eq!(tx.force_send(2), Ok(None));
+    /// assert_eq!(tx.force_send(3), Ok(Some(1)));
+    /// assert_eq!(rx.try_recv(), Ok(2));
+    /// assert_eq!(rx.try_recv(), Ok(3));
+    /// ```
+    pub fn force_send(&self, value: T) -> Result<Option<T>, SendError<T>> {
+        self.chan().force_send(value)
+    }
+
+    /// A [`WeakSender`] for this channel, which does not keep it open.
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded::<u8>(1);
+    /// let weak = tx.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(tx);
+    /// assert!(weak.upgrade().is_none());
+    /// assert!(rx.is_closed());
+    /// ```
+    pub fn downgrade(&self) -> WeakSender<T, R> {
+        WeakSender::from_counted(self.chan.clone())
+    }
+
+    /// Whether `self` and `other` send on the same channel.
+    ///
+    /// ```
+    /// let (a, _r1) = sluicebox::bounded::<u8>(1);
+    /// let (b, _r2) = sluicebox::bounded::<u8>(1);
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        core::ptr::eq(self.chan(), other.chan())
+    }
+
+    observers!();
+}
+
+impl<T, R: ChannelRef<T>> Clone for Sender<T, R> {
+    fn clone(&self) -> Self {
+        Self::new(self.chan.clone())
+    }
+}
+
+impl<T, R: ChannelRef<T>> Drop for Sender<T, R> {
+    fn drop(&mut self) {
+        self.chan().remove_sender();
+    }
+}
+
+impl<T, R: ChannelRef<T>> core::fmt::Debug for Sender<T, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sender")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T, R: ChannelRef<T>> WeakSender<T, R> {
+    /// A live [`Sender`], if any sender still lives and the channel is open.
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded::<u8>(1);
+    /// let weak = tx.downgrade();
+    /// rx.close();
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub fn upgrade(&self) -> Option<Sender<T, R>> {
+        if self.chan.chan().try_add_sender() {
+            Some(Sender::from_counted(self.chan.clone()))
+        } else {
+            None
+        }
+    }
+
+    /// Number of live (strong) senders.
+    ///
+    /// ```
+    /// let (tx, _rx) = sluicebox::bounded::<u8>(1);
+    /// assert_eq!(tx.downgrade().sender_count(), 1);
+    /// ```
+    pub fn sender_count(&self) -> usize {
+        self.chan.chan().sender_count()
+    }
+}
+
+impl<T, R: ChannelRef<T>> Clone for WeakSender<T, R> {
+    fn clone(&self) -> Self {
+        Self::from_counted(self.chan.clone())
+    }
+}
+
+impl<T, R: ChannelRef<T>> core::fmt::Debug for WeakSender<T, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WeakSender")
+            .field("closed", &self.chan.chan().is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+#![warn(
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms,
+    clippy::undocumented_unsafe_blocks
+)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+mod chan;
+mod loom;
+mod ring;
+mod stats;
+mod storage;
+mod wait;
+
+#[cfg(feature = "alloc")]
+pub use chan::{bounded, bounded_starting_at_lap};
+pub use chan::{
+    error::{RecvError, SendError, TryRecvError, TrySendError},
+    Receiver, Sender, StaticReceiver, StaticSender, WeakSender,
+};
+pub use stats::Stats;
+#[cfg(feature = "alloc")]
+pub use storage::Heap;
+pub use storage::{ChannelRef, StaticChannel, Storage};

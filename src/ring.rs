@@ -1,0 +1,400 @@
+//! The bounded MPMC ring: fixed slots, each with a sequence stamp.
+//!
+//! This is the classic bounded MPMC queue (Vyukov's, in the form crossbeam's `ArrayQueue`
+//! made popular), written over a borrowed `&[Slot<T>]` so that a `static` array and a heap
+//! `Box<[Slot<T>]>` share one algorithm (see `storage.rs`).
+//!
+//! # Positions
+//!
+//! `head` (next position to pop) and `tail` (next position to push) are *positions*
+//! `lap | mark | index`:
+//!
+//! ```text
+//!   high bits                       low bits
+//!   [ lap ......... ][ mark ][ index ]
+//!                     ^ mark_bit = (cap + 1).next_power_of_two()
+//!   one_lap = 2 * mark_bit
+//! ```
+//!
+//! `index` runs `0..cap`; after the last index the position jumps to index 0 of the next
+//! lap. Laps wrap around `usize` with `wrapping_add`, and every comparison below is an
+//! equality or a `wrapping_add`, so wrapping (a few seconds away on a 32-bit MCU) is
+//! harmless. The `mark` bit is only ever set in `tail`: it means *closed*, and a push can
+//! only claim a position by CAS on `tail`, so no push can slip in after the close.
+//!
+//! # Invariants
+//!
+//! 1. Each slot's `stamp` says whose turn it is. For the position `p` that maps to the
+//!    slot: `stamp == p` → empty, a push at `p` may claim it; `stamp == p + 1` → full, a pop
+//!    at `p` may claim it. After a pop at `p` the stamp becomes `p + one_lap` (empty for the
+//!    next lap).
+//! 2. `head <= tail <= head + cap` in position order; `len = tail - head` (mark ignored).
+//! 3. A position is claimed by exactly one CAS (on `tail` to push, `head` to pop), and only
+//!    the claimer touches the slot's value until it stores the next stamp. So each value is
+//!    written once, read once, and dropped once.
+//! 4. Between claim and stamp store a slot is *in flight*. A push that finds its slot still
+//!    holding last lap's value while `head` has moved past it (a pop is in flight), or a
+//!    pop that finds its slot not yet written while `tail` has moved past it (a push is in
+//!    flight), waits with a bounded backoff, then reports Full / Empty. It never spins
+//!    without bound (PITFALLS `skip-hang`), and the in-flight operation, when it finishes,
+//!    wakes a waiter of the other side, so an async or blocking caller loses nothing.
+//!    A plain `try_send` can therefore see Full while one slot is mid-pop (PITFALLS
+//!    `false-full`): only after the backoff (~100 spins and a few yields) has expired.
+//!
+//! # Orderings
+//!
+//! | access | ordering | why |
+//! |---|---|---|
+//! | `head`/`tail` load to start an attempt | Relaxed | only a guess; the stamp check and the CAS validate it |
+//! | slot `stamp` load | Acquire | pairs with the Release stamp store of the slot's previous owner: a popper sees the pushed value; a pusher sees that the previous popper finished reading |
+//! | `head`/`tail` claim CAS | SeqCst | the claim takes part in the single total order with the fences of the full/empty checks, so a Full/Empty verdict is linearizable (a CAS is a full barrier on x86 anyway) |
+//! | slot `stamp` store after write/read | Release | publishes the value (push) or the end of our read (pop) to the next owner |
+//! | `fence` before the full/empty re-read | SeqCst | orders "my stamp read said occupied/empty" before the read of the other end |
+//! | close: `fetch_or(mark)` on `tail` | SeqCst | one RMW on the word every push must CAS: a push either claimed before it or sees the mark; SeqCst keeps close in the total order the wait lists' fences rely on |
+//! | `len()` reads of `tail`, `head`, `tail` | SeqCst | a stable pair (tail unchanged around the head read) gives `head <= tail`, so `len` is always in `0..=cap` |
+//! | `head` load in the full check | Relaxed | after the SeqCst fence; compared only for equality with `tail - one_lap` |
+
+use crate::loom::{fence, AtomicUsize, Backoff, Ordering, UnsafeCell};
+use core::mem::MaybeUninit;
+use crossbeam_utils::CachePadded;
+
+/// The largest capacity a channel can have: the position word needs a mark bit and at
+/// least one lap bit above the index.
+pub(crate) const MAX_CAPACITY: usize = usize::MAX >> 2;
+
+/// One cell of the ring.
+pub struct Slot<T> {
+    /// Whose turn it is (see the module docs, invariant 1).
+    stamp: AtomicUsize,
+    /// # Safety
+    /// Initialized exactly when `stamp == position + 1` for the position that maps here,
+    /// and accessed only by the thread that claimed that position.
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+impl<T> core::fmt::Debug for Slot<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Slot")
+            .field("stamp", &self.stamp.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Slot<T> {
+    crate::loom::const_fn! {
+        /// An empty slot with the given stamp.
+        pub(crate) const fn new(stamp: usize) -> Self {
+            Self {
+                stamp: AtomicUsize::new(stamp),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            }
+        }
+    }
+}
+
+/// Why a push did not happen. The value always comes back.
+#[derive(Debug)]
+pub(crate) enum PushError<T> {
+    /// Every slot is taken (or one is still being read; see invariant 4).
+    Full(T),
+    /// The ring was closed.
+    Closed(T),
+}
+
+/// Why a pop returned nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PopError {
+    /// Nothing to take now (or an item is still being written; see invariant 4).
+    Empty,
+    /// Empty, closed, and no push in flight: nothing will ever come.
+    Closed,
+}
+
+/// The positions of the ring. The slots live elsewhere and are passed in.
+pub(crate) struct Ring {
+    /// Next position to pop.
+    head: CachePadded<AtomicUsize>,
+    /// Next position to push, with the close mark.
+    tail: CachePadded<AtomicUsize>,
+    cap: usize,
+    mark_bit: usize,
+    one_lap: usize,
+    /// The position the ring started at (lap `start_lap`, index 0); totals count from it.
+    origin: usize,
+}
+
+impl core::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ring")
+            .field("head", &self.head.load(Ordering::Relaxed))
+            .field("tail", &self.tail.load(Ordering::Relaxed))
+            .field("cap", &self.cap)
+            .finish()
+    }
+}
+
+/// Positions read at one instant: `head <= tail`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Positions {
+    pub(crate) len: usize,
+    /// Items pushed since the ring was made (wraps on 32-bit targets; see `Stats`).
+    pub(crate) pushed: u64,
+    /// Items popped since the ring was made.
+    pub(crate) popped: u64,
+    pub(crate) closed: bool,
+}
+
+impl Ring {
+    crate::loom::const_fn! {
+        /// A ring for `cap` slots whose first position is index 0 of lap `start_lap`.
+        ///
+        /// `start_lap` exists so tests can start just before the position word wraps.
+        /// The slots must be made with [`Ring::initial_stamp`].
+        pub(crate) const fn new(cap: usize, start_lap: usize) -> Self {
+            assert!(cap > 0, "sluicebox: channel capacity must be at least 1");
+            assert!(
+                cap <= MAX_CAPACITY,
+                "sluicebox: channel capacity is larger than the maximum (usize::MAX / 4)"
+            );
+            let mark_bit = (cap + 1).next_power_of_two();
+            let one_lap = mark_bit * 2;
+            let origin = start_lap.wrapping_mul(one_lap);
+            Self {
+                head: CachePadded::new(AtomicUsize::new(origin)),
+                tail: CachePadded::new(AtomicUsize::new(origin)),
+                cap,
+                mark_bit,
+                one_lap,
+                origin,
+            }
+        }
+    }
+
+    /// The stamp slot `index` must start with in a ring made by `new(cap, start_lap)`.
+    pub(crate) const fn initial_stamp(cap: usize, start_lap: usize, index: usize) -> usize {
+        let one_lap = (cap + 1).next_power_of_two() * 2;
+        start_lap.wrapping_mul(one_lap).wrapping_add(index)
+    }
+
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// The position after `pos` (which must carry no mark).
+    #[inline]
+    fn next(&self, pos: usize) -> usize {
+        let index = pos & (self.mark_bit - 1);
+        if index + 1 < self.cap {
+            pos + 1
+        } else {
+            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+        }
+    }
+
+    /// Pushes `value`, or gives it back.
+    #[inline]
+    pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), PushError<T>> {
+        debug_assert_eq!(slots.len(), self.cap);
+        let backoff = Backoff::new();
+        // Relaxed: a guess, validated by the stamp check and the CAS.
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            if tail & self.mark_bit != 0 {
+                return Err(PushError::Closed(value));
+            }
+            let index = tail & (self.mark_bit - 1);
+            let slot = &slots[index];
+            // Acquire: see the previous popper's read of this slot finish before we write.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp == tail {
+                let new_tail = self.next(tail);
+                // SeqCst on success: see the module's ordering table.
+                match self.tail.compare_exchange_weak(
+                    tail,
+                    new_tail,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: our CAS claimed position `tail`; its stamp said the slot
+                        // is empty for this lap (invariant 1), so nobody else reads or
+                        // writes the value until we store the next stamp (invariant 3).
+                        slot.value.with_mut(|p| unsafe { (*p).write(value) });
+                        // Release: publish the value to the popper's Acquire stamp load.
+                        slot.stamp.store(tail.wrapping_add(1), Ordering::Release);
+                        return Ok(());
+                    }
+                    Err(current) => {
+                        tail = current;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
+                // The slot still holds last lap's item: full, or that item is mid-pop.
+                // SeqCst fence: order the stamp read before the head read.
+                fence(Ordering::SeqCst);
+                // Relaxed: ordered by the fence above; only compared for equality.
+                let head = self.head.load(Ordering::Relaxed);
+                if head.wrapping_add(self.one_lap) == tail || backoff.is_completed() {
+                    return Err(PushError::Full(value));
+                }
+                backoff.snooze();
+                // Relaxed: a fresh guess, as above.
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Our `tail` is stale: another push claimed it meanwhile.
+                backoff.spin();
+                // Relaxed: a fresh guess, as above.
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Pops the oldest item.
+    #[inline]
+    pub(crate) fn pop<T>(&self, slots: &[Slot<T>]) -> Result<T, PopError> {
+        debug_assert_eq!(slots.len(), self.cap);
+        let backoff = Backoff::new();
+        // Relaxed: a guess, validated by the stamp check and the CAS.
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let index = head & (self.mark_bit - 1);
+            let slot = &slots[index];
+            // Acquire: see the pusher's write of the value.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp == head.wrapping_add(1) {
+                let new_head = self.next(head);
+                // SeqCst on success: see the module's ordering table.
+                match self.head.compare_exchange_weak(
+                    head,
+                    new_head,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: our CAS claimed position `head`, whose stamp said the
+                        // slot holds an initialized item (invariant 1); only we touch it
+                        // until the stamp store below (invariant 3), and we move it out
+                        // exactly once.
+                        let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
+                        // Release: tell the next lap's pusher our read is done.
+                        slot.stamp
+                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                        return Ok(value);
+                    }
+                    Err(current) => {
+                        head = current;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp == head {
+                // Not written for this lap: empty, or a push is in flight.
+                // SeqCst fence: order the stamp read before the tail read.
+                fence(Ordering::SeqCst);
+                // SeqCst: the close mark and the claim must be read in the total order.
+                let tail = self.tail.load(Ordering::SeqCst);
+                if tail & !self.mark_bit == head {
+                    return Err(if tail & self.mark_bit != 0 {
+                        PopError::Closed
+                    } else {
+                        PopError::Empty
+                    });
+                }
+                if backoff.is_completed() {
+                    return Err(PopError::Empty);
+                }
+                backoff.snooze();
+                // Relaxed: a fresh guess, as above.
+                head = self.head.load(Ordering::Relaxed);
+            } else {
+                // Our `head` is stale: another pop claimed it meanwhile.
+                backoff.spin();
+                // Relaxed: a fresh guess, as above.
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Sets the close mark. Returns `true` if this call closed the ring.
+    pub(crate) fn close(&self) -> bool {
+        // SeqCst: see the module's ordering table.
+        self.tail.fetch_or(self.mark_bit, Ordering::SeqCst) & self.mark_bit == 0
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        // SeqCst: a close must be seen in the same order as the waits that follow it.
+        self.tail.load(Ordering::SeqCst) & self.mark_bit != 0
+    }
+
+    /// Number of items pushed between positions `origin` and `pos` (mark removed).
+    fn count(&self, pos: usize) -> u64 {
+        let from_origin = pos.wrapping_sub(self.origin);
+        let laps = (from_origin / self.one_lap) as u64;
+        let index = (from_origin & (self.mark_bit - 1)) as u64;
+        laps.wrapping_mul(self.cap as u64).wrapping_add(index)
+    }
+
+    /// A consistent read of both ends.
+    pub(crate) fn positions(&self) -> Positions {
+        loop {
+            // SeqCst (all three): see the module's ordering table.
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            if self.tail.load(Ordering::SeqCst) != tail {
+                crate::loom::spin_hint();
+                continue;
+            }
+            let closed = tail & self.mark_bit != 0;
+            let tail = tail & !self.mark_bit;
+            let head_index = head & (self.mark_bit - 1);
+            let tail_index = tail & (self.mark_bit - 1);
+            let len = if head_index < tail_index {
+                tail_index - head_index
+            } else if head_index > tail_index {
+                self.cap - head_index + tail_index
+            } else if tail == head {
+                0
+            } else {
+                self.cap
+            };
+            return Positions {
+                len,
+                pushed: self.count(tail),
+                popped: self.count(head),
+                closed,
+            };
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.positions().len
+    }
+
+    /// Drops every item still in the ring. For teardown, when nobody else can touch it.
+    ///
+    /// If an item's `Drop` panics, the remaining items are still dropped (a second panic
+    /// aborts, as for `Vec`), and no item is dropped twice: `head` moves past an item
+    /// before the item is dropped.
+    pub(crate) fn drop_all<T>(&mut self, slots: &[Slot<T>]) {
+        struct Rest<'a, T> {
+            ring: &'a Ring,
+            slots: &'a [Slot<T>],
+        }
+        impl<T> Drop for Rest<'_, T> {
+            fn drop(&mut self) {
+                while let Ok(item) = self.ring.pop(self.slots) {
+                    drop(item);
+                }
+            }
+        }
+        // The guard finishes the job if an item's `Drop` unwinds out of the loop.
+        let rest = Rest { ring: self, slots };
+        while let Ok(item) = rest.ring.pop(rest.slots) {
+            drop(item);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

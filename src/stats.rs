@@ -1,0 +1,51 @@
+//! One snapshot of a channel's state, for dashboards and metrics exporters.
+
+/// A snapshot of a channel, from [`stats`](crate::Sender::stats).
+///
+/// `len`, `sent` and `received` come from one consistent read of the ring's two ends, so
+/// `sent - received == len` and `len <= capacity` always hold in a snapshot. The other
+/// fields are read right after and may be a moment newer. Totals never go backwards.
+///
+/// Reading a snapshot costs the channel nothing on its fast path: `sent` and `received`
+/// are derived from the ring's positions; `rejected` and `evicted` are counted only on
+/// their slow paths. On targets with a 32-bit `usize`, totals wrap after about 2³² items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Items queued now.
+    pub len: usize,
+    /// The bound.
+    pub capacity: usize,
+    /// Items ever accepted into the channel.
+    pub sent: u64,
+    /// Items ever taken out of the channel: by receivers, by `force_send` evictions, and by
+    /// the drain when the last receiver is dropped.
+    pub received: u64,
+    /// Senders parked waiting for space.
+    pub senders_waiting: usize,
+    /// Receivers parked waiting for items.
+    pub receivers_waiting: usize,
+    /// `try_send` calls refused because the channel was full.
+    pub rejected: u64,
+    /// Items evicted by `force_send`.
+    pub evicted: u64,
+    /// Live senders.
+    pub senders: usize,
+    /// Live receivers.
+    pub receivers: usize,
+    /// Whether the channel is closed.
+    pub closed: bool,
+}
+
+impl Stats {
+    /// How full the channel is, from 0.0 to 1.0.
+    ///
+    /// ```
+    /// let (tx, _rx) = sluicebox::bounded::<u8>(4);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(tx.stats().fill_ratio(), 0.25);
+    /// ```
+    pub fn fill_ratio(&self) -> f64 {
+        self.len as f64 / self.capacity as f64
+    }
+}

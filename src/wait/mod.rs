@@ -1,0 +1,208 @@
+//! Wait lists: where tasks and threads park until the channel (or semaphore) changes.
+//!
+//! # Design
+//!
+//! A [`WaitList`] is an intrusive, FIFO, doubly linked list of [`Waiter`] nodes guarded by a
+//! short lock (`crate::loom::Mutex`), plus an atomic count of queued waiters beside it.
+//! The nodes live inside the pinned futures (or on the stack of a blocked thread), so
+//! waiting allocates nothing.
+//!
+//! # Invariants
+//!
+//! 1. A node is linked iff its state is `Queued`; `queued` equals the number of linked
+//!    nodes. Both change only under the lock.
+//! 2. A notifier unlinks a node and sets it `Notified`, taking its wake target; the target
+//!    is woken after the lock is released (never under it: a waker may re-enter us).
+//!    Replaced wakers are also dropped after unlocking.
+//! 3. The owner of a node consumes `Notified` (back to `Idle`) the next time it polls, and
+//!    retries its operation. A node that is unregistered (its future completes or is
+//!    dropped) while `Notified` passes the notification to the next queued node, so a
+//!    wakeup is never swallowed by a cancelled waiter (PITFALLS `handoff`).
+//! 4. **No lost wakeup.** A waiter does: *register* (link, bump `queued`), `fence(SeqCst)`,
+//!    *retry the operation*, and only then sleeps. A notifier does: *change the state the
+//!    waiter's retry reads* (a ring stamp, the close mark), `fence(SeqCst)`, *load
+//!    `queued`*. With both fences in the single total order, either the retry sees the
+//!    change or the notifier sees the waiter (the store-buffering pattern, closed by the
+//!    fences). So `notify_one` with nobody waiting costs one fence and one load, no lock.
+//! 5. Critical sections are O(1): link, unlink, pop the front, swap a waker. `notify_all`
+//!    drains in batches of [`WakeBatch`] size, releasing the lock between batches.
+
+mod list;
+mod waiter;
+
+pub(crate) use list::List;
+pub(crate) use waiter::{set_target, State, Waiter, WakeBatch, WakeRef, WakeTarget};
+
+use crate::loom::{fence, AtomicUsize, Mutex, Ordering};
+use core::pin::Pin;
+use core::ptr::NonNull;
+use crossbeam_utils::CachePadded;
+
+/// A FIFO queue of parked tasks and threads.
+#[derive(Debug)]
+pub(crate) struct WaitList {
+    /// Number of queued (linked) waiters. Written under the lock, read without it.
+    queued: CachePadded<AtomicUsize>,
+    list: Mutex<List>,
+}
+
+impl WaitList {
+    crate::loom::const_fn! {
+        pub(crate) const fn new() -> Self {
+            Self {
+                queued: CachePadded::new(AtomicUsize::new(0)),
+                list: Mutex::new(List::new()),
+            }
+        }
+    }
+
+    /// Number of parked waiters (a snapshot).
+    pub(crate) fn len(&self) -> usize {
+        // Relaxed: a monitoring read; no decision is taken on it.
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Whether anyone may be waiting. Issues the notifier's half of invariant 4.
+    #[inline]
+    fn anyone_waiting(&self) -> bool {
+        // SeqCst fence: the caller's state change is ordered before the load of `queued`
+        // (invariant 4).
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence above.
+        self.queued.load(Ordering::Relaxed) != 0
+    }
+
+    /// Wakes the oldest waiter, if any. No lock when nobody waits.
+    #[inline]
+    pub(crate) fn notify_one(&self) {
+        if self.anyone_waiting() {
+            self.notify_one_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_one_slow(&self) {
+        let target = {
+            let mut list = self.list.lock();
+            self.notify_one_locked(&mut list)
+        };
+        if let Some(target) = target {
+            target.wake();
+        }
+    }
+
+    /// Unlinks the oldest waiter, marks it notified and returns its target, to be woken
+    /// after unlocking.
+    fn notify_one_locked(&self, list: &mut List) -> Option<WakeTarget> {
+        let waiter = list.pop_front()?;
+        self.set_queued(list);
+        // SAFETY: `waiter` was linked, hence alive (its owner unregisters before dying,
+        // which needs this lock); we hold the lock.
+        let node = unsafe { list.node(waiter) };
+        node.state = State::Notified;
+        node.target.take()
+    }
+
+    /// Wakes every waiter (close, last-handle drop).
+    pub(crate) fn notify_all(&self) {
+        if !self.anyone_waiting() {
+            return;
+        }
+        let mut batch = WakeBatch::new();
+        loop {
+            let done = {
+                let mut list = self.list.lock();
+                while !batch.is_full() {
+                    match self.notify_one_locked(&mut list) {
+                        Some(target) => batch.push(Some(target)),
+                        None if list.is_empty() => break,
+                        None => {}
+                    }
+                }
+                list.is_empty()
+            };
+            batch.wake_all();
+            if done {
+                return;
+            }
+        }
+    }
+
+    /// Links `waiter` at the back (or refreshes its wake target if it is already queued).
+    ///
+    /// Returns `false` if the waiter had been notified since it last polled: the
+    /// notification is consumed here and the caller should retry its operation at once.
+    /// Returns `true` if the waiter is queued: the caller must retry its operation once
+    /// more (invariant 4) before sleeping.
+    pub(crate) fn register(&self, waiter: Pin<&Waiter>, target: WakeRef<'_>) -> bool {
+        let ptr = NonNull::from(waiter.get_ref());
+        let (queued, replaced) = {
+            let mut list = self.list.lock();
+            // SAFETY: the caller's own pinned waiter, alive for this call; we hold the lock.
+            let node = unsafe { list.node(ptr) };
+            match node.state {
+                State::Notified => {
+                    node.state = State::Idle;
+                    (false, None)
+                }
+                State::Queued => (true, set_target(node, target)),
+                State::Idle => {
+                    node.state = State::Queued;
+                    let replaced = set_target(node, target);
+                    // SAFETY: pinned, not linked (Idle), and the owner unregisters it before
+                    // it is dropped.
+                    unsafe { list.push_back(ptr) };
+                    self.set_queued(&mut list);
+                    (true, replaced)
+                }
+            }
+        };
+        drop(replaced);
+        if queued {
+            // SeqCst fence: the waiter's half of invariant 4 — our link (and `queued`) is
+            // ordered before the caller's retry of its operation.
+            fence(Ordering::SeqCst);
+        }
+        queued
+    }
+
+    /// The owner is done with `waiter` (its operation completed, or it is being dropped).
+    /// Unlinks it, or passes on a notification it received but did not consume.
+    pub(crate) fn unregister(&self, waiter: Pin<&Waiter>) {
+        let ptr = NonNull::from(waiter.get_ref());
+        let (own, handed_on) = {
+            let mut list = self.list.lock();
+            // SAFETY: the caller's own pinned waiter; we hold the lock.
+            let node = unsafe { list.node(ptr) };
+            let state = core::mem::replace(&mut node.state, State::Idle);
+            let own = node.target.take();
+            match state {
+                State::Idle => (own, None),
+                State::Queued => {
+                    // SAFETY: Queued means linked into this list (invariant 1).
+                    unsafe { list.remove(ptr) };
+                    self.set_queued(&mut list);
+                    (own, None)
+                }
+                State::Notified => (own, self.notify_one_locked(&mut list)),
+            }
+        };
+        drop(own);
+        if let Some(target) = handed_on {
+            target.wake();
+        }
+    }
+
+    /// The lock, for policies that need more than notify-one/notify-all (the semaphore).
+    pub(crate) fn lock(&self) -> crate::loom::MutexGuard<'_, List> {
+        self.list.lock()
+    }
+
+    /// Recounts `queued` after the list changed. Takes the list to prove the lock is held.
+    pub(crate) fn set_queued(&self, list: &mut List) {
+        let n = list.len();
+        // Relaxed: written under the lock; readers pair through the fences of invariant 4.
+        self.queued.store(n, Ordering::Relaxed);
+    }
+}

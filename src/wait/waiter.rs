@@ -1,0 +1,191 @@
+//! The wait-list node that lives inside a pinned future (or a blocked thread's frame), and
+//! what it wakes.
+
+use crate::loom::UnsafeCell;
+use core::marker::PhantomPinned;
+use core::ptr::NonNull;
+use core::task::Waker;
+
+/// Where a waiter is in its life. Changed only under the wait list's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Not linked, no notification pending.
+    Idle,
+    /// Linked into the list, waiting.
+    Queued,
+    /// Unlinked by a notifier; the notification has not been consumed by a poll yet. A
+    /// waiter dropped in this state passes the notification on.
+    Notified,
+}
+
+/// What waking a waiter means: a task's `Waker`, or a blocked thread.
+#[derive(Debug)]
+pub(crate) enum WakeTarget {
+    Task(Waker),
+    #[cfg(feature = "std")]
+    Thread(crate::loom::Thread),
+}
+
+/// A borrowed wake target, to refresh a node without cloning when nothing changed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WakeRef<'a> {
+    Task(&'a Waker),
+    #[cfg(feature = "std")]
+    Thread(&'a crate::loom::Thread),
+}
+
+impl WakeRef<'_> {
+    fn to_owned(self) -> WakeTarget {
+        match self {
+            WakeRef::Task(w) => WakeTarget::Task(w.clone()),
+            #[cfg(feature = "std")]
+            WakeRef::Thread(t) => WakeTarget::Thread(t.clone()),
+        }
+    }
+}
+
+impl WakeTarget {
+    pub(crate) fn wake(self) {
+        match self {
+            WakeTarget::Task(w) => w.wake(),
+            #[cfg(feature = "std")]
+            WakeTarget::Thread(t) => t.unpark(),
+        }
+    }
+
+    fn same_as(&self, other: WakeRef<'_>) -> bool {
+        match (self, other) {
+            (WakeTarget::Task(a), WakeRef::Task(b)) => a.will_wake(b),
+            #[cfg(feature = "std")]
+            (WakeTarget::Thread(a), WakeRef::Thread(b)) => a.id() == b.id(),
+            #[cfg(feature = "std")]
+            _ => false,
+        }
+    }
+}
+
+/// The fields of a waiter. Only touched under the wait list's lock.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) prev: Option<NonNull<Waiter>>,
+    pub(crate) next: Option<NonNull<Waiter>>,
+    pub(crate) state: State,
+    /// Who to wake. Taken by the notifier (and woken after the lock is released).
+    pub(crate) target: Option<WakeTarget>,
+    /// Free for the list's user: the semaphore keeps the permits still wanted here.
+    pub(crate) wanted: usize,
+}
+
+/// A wait-list node, embedded in a future or a blocked thread's frame.
+///
+/// It must be pinned before it is linked, and its owner must call the wait list's
+/// `unregister` before it is dropped (the futures do so in `Drop`).
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    /// # Safety
+    /// Accessed only with the owning wait list's lock held.
+    node: UnsafeCell<Node>,
+    _pin: PhantomPinned,
+}
+
+// SAFETY: the node is only accessed under the wait list's lock, which serializes every
+// thread's access; its contents (`Waker`, `Thread`, pointers to other such nodes guarded by
+// the same lock) are `Send`.
+unsafe impl Send for Waiter {}
+// SAFETY: as above: shared references only reach the node through the lock.
+unsafe impl Sync for Waiter {}
+
+impl Waiter {
+    crate::loom::const_fn! {
+        pub(crate) const fn new() -> Self {
+            Self {
+                node: UnsafeCell::new(Node {
+                    prev: None,
+                    next: None,
+                    state: State::Idle,
+                    target: None,
+                    wanted: 0,
+                }),
+                _pin: PhantomPinned,
+            }
+        }
+    }
+
+    /// # Safety
+    /// The caller holds the lock of the wait list this waiter belongs to (proved by the
+    /// `&mut List` it borrows from), and does not let two such borrows of one node overlap.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn node_mut(&self) -> &mut Node {
+        // SAFETY: per the contract, the lock serializes all access to the node, and the
+        // caller keeps at most one borrow alive.
+        self.node.with_mut(|p| unsafe { &mut *p })
+    }
+}
+
+/// Refreshes a node's wake target; returns the replaced one, to drop after unlocking.
+pub(crate) fn set_target(node: &mut Node, target: WakeRef<'_>) -> Option<WakeTarget> {
+    match &node.target {
+        Some(current) if current.same_as(target) => None,
+        _ => node.target.replace(target.to_owned()),
+    }
+}
+
+/// Wake targets collected under the lock, woken after it is released.
+///
+/// Fixed size (no allocation); when full, the caller unlocks, wakes the batch, and relocks.
+/// Under loom the batch is tiny so the models take the relock path.
+pub(crate) struct WakeBatch {
+    targets: [Option<WakeTarget>; WakeBatch::CAPACITY],
+    len: usize,
+}
+
+impl WakeBatch {
+    #[cfg(not(loom))]
+    const CAPACITY: usize = 16;
+    #[cfg(loom)]
+    const CAPACITY: usize = 2;
+
+    pub(crate) const fn new() -> Self {
+        Self {
+            targets: [const { None }; WakeBatch::CAPACITY],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len == Self::CAPACITY
+    }
+
+    /// Adds a target. Must not be full.
+    pub(crate) fn push(&mut self, target: Option<WakeTarget>) {
+        debug_assert!(!self.is_full());
+        if target.is_some() {
+            self.targets[self.len] = target;
+            self.len += 1;
+        }
+    }
+
+    /// Wakes everything collected. Call with no lock held.
+    ///
+    /// If a waker panics, the rest are still woken by the batch's `Drop` during unwinding.
+    pub(crate) fn wake_all(&mut self) {
+        while self.len > 0 {
+            self.len -= 1;
+            if let Some(target) = self.targets[self.len].take() {
+                target.wake();
+            }
+        }
+    }
+}
+
+impl Drop for WakeBatch {
+    fn drop(&mut self) {
+        self.wake_all();
+    }
+}
+
+impl core::fmt::Debug for WakeBatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WakeBatch").field("len", &self.len).finish()
+    }
+}
