@@ -22,7 +22,8 @@ mod wait;
 pub use chan::{bounded, bounded_starting_at_lap};
 pub use chan::{
     error::{RecvError, SendError, TryRecvError, TrySendError},
-    Receiver, Sender, StaticReceiver, StaticSender, WeakSender,
+    ClosedFuture, Permit, Receiver, RecvFuture, RecvStream, ReserveFuture, SendFuture, Sender,
+    StaticReceiver, StaticSender, WeakSender,
 };
 pub use stats::Stats;
 #[cfg(feature = "alloc")]

@@ -40,6 +40,10 @@
 //!    wakes a waiter of the other side, so an async or blocking caller loses nothing.
 //!    A plain `try_send` can therefore see Full while one slot is mid-pop (PITFALLS
 //!    `false-full`): only after the backoff (~100 spins and a few yields) has expired.
+//! 5. A position can be claimed now and published later (`claim`, then `fill` or `skip`):
+//!    that is how a send permit reserves its place in line. A skipped position is a
+//!    *hole*: its stamp is `p + 1` with the `mark` bit set (never set in a stamp
+//!    otherwise); a pop steps over it and frees the slot without returning an item.
 //!
 //! # Orderings
 //!
@@ -107,6 +111,17 @@ pub(crate) enum PopError {
     /// Nothing to take now (or an item is still being written; see invariant 4).
     Empty,
     /// Empty, closed, and no push in flight: nothing will ever come.
+    Closed,
+    /// Stepped over a hole (an unused reservation): a slot was freed, no item taken.
+    Hole,
+}
+
+/// Why a position could not be claimed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Every slot is taken (or one is mid-pop; see invariant 4).
+    Full,
+    /// The ring was closed.
     Closed,
 }
 
@@ -195,16 +210,30 @@ impl Ring {
     /// Pushes `value`, or gives it back.
     #[inline]
     pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), PushError<T>> {
+        match self.claim(slots) {
+            Ok(pos) => {
+                // SAFETY: `pos` was just claimed by us and is filled exactly once, here.
+                unsafe { self.fill(slots, pos, value) };
+                Ok(())
+            }
+            Err(Claim::Full) => Err(PushError::Full(value)),
+            Err(Claim::Closed) => Err(PushError::Closed(value)),
+        }
+    }
+
+    /// Claims the next push position (a reservation). The slot stays in flight until
+    /// [`fill`](Self::fill) or [`skip`](Self::skip) publishes it; pops wait at it.
+    #[inline]
+    pub(crate) fn claim<T>(&self, slots: &[Slot<T>]) -> Result<usize, Claim> {
         debug_assert_eq!(slots.len(), self.cap);
         let backoff = Backoff::new();
         // Relaxed: a guess, validated by the stamp check and the CAS.
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
-                return Err(PushError::Closed(value));
+                return Err(Claim::Closed);
             }
-            let index = tail & (self.mark_bit - 1);
-            let slot = &slots[index];
+            let slot = &slots[tail & (self.mark_bit - 1)];
             // Acquire: see the previous popper's read of this slot finish before we write.
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == tail {
@@ -216,28 +245,22 @@ impl Ring {
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => {
-                        // SAFETY: our CAS claimed position `tail`; its stamp said the slot
-                        // is empty for this lap (invariant 1), so nobody else reads or
-                        // writes the value until we store the next stamp (invariant 3).
-                        slot.value.with_mut(|p| unsafe { (*p).write(value) });
-                        // Release: publish the value to the popper's Acquire stamp load.
-                        slot.stamp.store(tail.wrapping_add(1), Ordering::Release);
-                        return Ok(());
-                    }
+                    Ok(_) => return Ok(tail),
                     Err(current) => {
                         tail = current;
                         backoff.spin();
                     }
                 }
-            } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
-                // The slot still holds last lap's item: full, or that item is mid-pop.
+            } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1)
+                || stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) | self.mark_bit
+            {
+                // The slot still holds last lap's item (or hole): full, or it is mid-pop.
                 // SeqCst fence: order the stamp read before the head read.
                 fence(Ordering::SeqCst);
                 // Relaxed: ordered by the fence above; only compared for equality.
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail || backoff.is_completed() {
-                    return Err(PushError::Full(value));
+                    return Err(Claim::Full);
                 }
                 backoff.snooze();
                 // Relaxed: a fresh guess, as above.
@@ -249,6 +272,35 @@ impl Ring {
                 tail = self.tail.load(Ordering::Relaxed);
             }
         }
+    }
+
+    /// Publishes `value` at claimed position `pos`.
+    ///
+    /// # Safety
+    /// `pos` was returned by [`claim`](Self::claim) on this ring and has not been filled
+    /// or skipped.
+    #[inline]
+    pub(crate) unsafe fn fill<T>(&self, slots: &[Slot<T>], pos: usize, value: T) {
+        let slot = &slots[pos & (self.mark_bit - 1)];
+        // SAFETY: the caller claimed `pos`; its stamp said the slot is empty for this lap
+        // (invariant 1), so nobody else reads or writes the value until we store the next
+        // stamp (invariant 3).
+        slot.value.with_mut(|p| unsafe { (*p).write(value) });
+        // Release: publish the value to the popper's Acquire stamp load.
+        slot.stamp.store(pos.wrapping_add(1), Ordering::Release);
+    }
+
+    /// Publishes claimed position `pos` as a hole: pops step over it (a reservation given
+    /// back unused).
+    ///
+    /// # Safety
+    /// As for [`fill`](Self::fill).
+    pub(crate) unsafe fn skip<T>(&self, slots: &[Slot<T>], pos: usize) {
+        let slot = &slots[pos & (self.mark_bit - 1)];
+        // Release: as in `fill`. The mark bit, never set in a slot's stamp otherwise,
+        // flags the hole.
+        slot.stamp
+            .store(pos.wrapping_add(1) | self.mark_bit, Ordering::Release);
     }
 
     /// Pops the oldest item.
@@ -288,6 +340,24 @@ impl Ring {
                         backoff.spin();
                     }
                 }
+            } else if stamp == head.wrapping_add(1) | self.mark_bit {
+                // A hole: a reservation given back. Step over it; the caller wakes a
+                // sender for the slot this frees.
+                // SeqCst on success: as for a pop.
+                if let Err(current) = self.head.compare_exchange_weak(
+                    head,
+                    self.next(head),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    head = current;
+                    backoff.spin();
+                    continue;
+                }
+                // Release: tell the next lap's pusher the slot is free.
+                slot.stamp
+                    .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                return Err(PopError::Hole);
             } else if stamp == head {
                 // Not written for this lap: empty, or a push is in flight.
                 // SeqCst fence: order the stamp read before the tail read.
@@ -371,6 +441,20 @@ impl Ring {
         self.positions().len
     }
 
+    /// Pops and drops items (stepping over holes) until the ring is empty or the next
+    /// slot is in flight. Returns the number of slots freed.
+    pub(crate) fn drain<T>(&self, slots: &[Slot<T>]) -> usize {
+        let mut freed = 0;
+        loop {
+            match self.pop(slots) {
+                Ok(item) => drop(item),
+                Err(PopError::Hole) => {}
+                Err(PopError::Empty | PopError::Closed) => return freed,
+            }
+            freed += 1;
+        }
+    }
+
     /// Drops every item still in the ring. For teardown, when nobody else can touch it.
     ///
     /// If an item's `Drop` panics, the remaining items are still dropped (a second panic
@@ -383,16 +467,12 @@ impl Ring {
         }
         impl<T> Drop for Rest<'_, T> {
             fn drop(&mut self) {
-                while let Ok(item) = self.ring.pop(self.slots) {
-                    drop(item);
-                }
+                self.ring.drain(self.slots);
             }
         }
         // The guard finishes the job if an item's `Drop` unwinds out of the loop.
         let rest = Rest { ring: self, slots };
-        while let Ok(item) = rest.ring.pop(rest.slots) {
-            drop(item);
-        }
+        rest.ring.drain(rest.slots);
     }
 }
 

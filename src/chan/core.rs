@@ -1,8 +1,8 @@
 //! The channel's shared state, written once for every storage.
 
 use super::error::{SendError, TryRecvError, TrySendError};
-use crate::loom::{AtomicUsize, Ordering};
-use crate::ring::{PopError, PushError, Ring, Slot};
+use crate::loom::{fence, AtomicUsize, Ordering};
+use crate::ring::{Claim, PopError, PushError, Ring, Slot};
 use crate::stats::Stats;
 use crate::storage::Storage;
 use crate::wait::WaitList;
@@ -27,6 +27,8 @@ pub struct Chan<T, S: Storage<T>> {
     pub(crate) send_waiters: WaitList,
     /// Receivers waiting for an item.
     pub(crate) recv_waiters: WaitList,
+    /// `closed()` futures: woken only by close, so they never swallow a slot wakeup.
+    pub(crate) close_waiters: WaitList,
     slots: S,
     _items: PhantomData<T>,
 }
@@ -60,6 +62,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
                 evicted: AtomicUsize::new(0),
                 send_waiters: WaitList::new(),
                 recv_waiters: WaitList::new(),
+                close_waiters: WaitList::new(),
                 slots,
                 _items: PhantomData,
             }
@@ -79,12 +82,64 @@ impl<T, S: Storage<T>> Chan<T, S> {
         Ok(())
     }
 
-    /// Pops and wakes one sender.
+    /// Pops and wakes one sender. Never returns `PopError::Hole`: holes are stepped over
+    /// (each frees a slot, so each wakes a sender).
     #[inline]
     pub(crate) fn pop(&self) -> Result<T, PopError> {
-        let value = self.ring.pop(self.slots())?;
-        self.send_waiters.notify_one();
-        Ok(value)
+        loop {
+            match self.ring.pop(self.slots()) {
+                Ok(value) => {
+                    self.send_waiters.notify_one();
+                    return Ok(value);
+                }
+                Err(PopError::Hole) => self.send_waiters.notify_one(),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Claims a slot for a permit (see ring invariant 5).
+    #[inline]
+    pub(crate) fn claim(&self) -> Result<usize, Claim> {
+        self.ring.claim(self.slots())
+    }
+
+    /// Publishes `value` at a position claimed by a permit.
+    ///
+    /// If every receiver is gone by now, the value is not left behind in a channel nobody
+    /// reads: it (and anything queued behind the drain point) is dropped at once (PITFALLS
+    /// `permit-after-close`).
+    ///
+    /// # Safety
+    /// `pos` came from [`claim`](Self::claim) and is published exactly once.
+    pub(crate) unsafe fn fill(&self, pos: usize, value: T) {
+        // SAFETY: the caller's contract.
+        unsafe { self.ring.fill(self.slots(), pos, value) };
+        self.recv_waiters.notify_one();
+        self.drain_if_unreceivable();
+    }
+
+    /// Publishes a permit's position as a hole (the permit was dropped unused).
+    ///
+    /// # Safety
+    /// As for [`fill`](Self::fill).
+    pub(crate) unsafe fn skip(&self, pos: usize) {
+        // SAFETY: the caller's contract.
+        unsafe { self.ring.skip(self.slots(), pos) };
+        // A receiver may be parked at this position; let it step over the hole.
+        self.recv_waiters.notify_one();
+        self.drain_if_unreceivable();
+    }
+
+    /// After publishing a slot: if the last receiver is gone, drop what is queued.
+    fn drain_if_unreceivable(&self) {
+        // SeqCst fence: pairs with the fence in `remove_receiver` (store-buffering): either
+        // we see the receiver count at zero, or the last receiver's drain sees our slot.
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence above.
+        if self.receivers.load(Ordering::Relaxed) == 0 {
+            self.ring.drain(self.slots());
+        }
     }
 
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
@@ -106,8 +161,8 @@ impl<T, S: Storage<T>> Chan<T, S> {
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         self.pop().map_err(|e| match e {
-            PopError::Empty => TryRecvError::Empty,
             PopError::Closed => TryRecvError::Closed,
+            PopError::Empty | PopError::Hole => TryRecvError::Empty,
         })
     }
 
@@ -126,10 +181,15 @@ impl<T, S: Storage<T>> Chan<T, S> {
                 Err(PushError::Full(v)) => {
                     value = v;
                     // No sender wake here: the slot we free is the one we fill.
-                    if let Ok(old) = self.ring.pop(self.slots()) {
-                        // Relaxed: a statistic; it orders nothing.
-                        self.evicted.fetch_add(1, Ordering::Relaxed);
-                        drop(evicted.replace(old));
+                    match self.ring.pop(self.slots()) {
+                        Ok(old) => {
+                            // Relaxed: a statistic; it orders nothing.
+                            self.evicted.fetch_add(1, Ordering::Relaxed);
+                            drop(evicted.replace(old));
+                        }
+                        // A hole freed a slot we may not get: a parked sender may.
+                        Err(PopError::Hole) => self.send_waiters.notify_one(),
+                        Err(_) => {}
                     }
                 }
             }
@@ -142,6 +202,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
         if closed {
             self.send_waiters.notify_all();
             self.recv_waiters.notify_all();
+            self.close_waiters.notify_all();
         }
         closed
     }
@@ -217,11 +278,12 @@ impl<T, S: Storage<T>> Chan<T, S> {
         // AcqRel: as in `remove_sender`.
         if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.close();
+            // SeqCst fence: pairs with `drain_if_unreceivable`.
+            fence(Ordering::SeqCst);
             // Nobody can receive any more: drop what is queued now, outside every lock.
-            // Items of pushes still in flight are dropped with the channel.
-            while let Ok(item) = self.ring.pop(self.slots()) {
-                drop(item);
-            }
+            // A slot still in flight (a send mid-write, a held permit) is drained by its
+            // writer when it publishes (`drain_if_unreceivable`) or with the channel.
+            self.ring.drain(self.slots());
         }
     }
 

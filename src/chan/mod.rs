@@ -5,11 +5,13 @@
 
 mod core;
 pub(crate) mod error;
+mod future;
 mod receiver;
 mod sender;
 
 pub use self::core::Chan;
-pub use receiver::Receiver;
+pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
+pub use receiver::{Receiver, RecvStream};
 pub use sender::{Sender, WeakSender};
 
 use crate::storage::StaticChannel;

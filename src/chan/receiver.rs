@@ -1,8 +1,13 @@
 //! Receiving handles.
 
-use super::error::TryRecvError;
+use super::error::{RecvError, TryRecvError};
+use super::future::{recv_op, RecvFuture};
 use super::{handle_struct, observers, Chan};
 use crate::storage::ChannelRef;
+use crate::wait::{Waiter, WakeRef};
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 
 handle_struct! {
     /// The receiving side of a channel. `Clone` makes another receiver (MPMC): each item
@@ -23,6 +28,195 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     #[inline]
     fn chan(&self) -> &Chan<T, R::Storage> {
         self.chan.chan()
+    }
+
+    /// Receives the oldest item, waiting while the channel is empty. `None` once the
+    /// channel is closed and drained, so `while let Some(x) = rx.recv().await` works.
+    ///
+    /// Waiting receivers are served in FIFO order, one per item.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: an item is taken off the ring only inside the `poll` that returns it,
+    /// so dropping the future (in `select!`, under a timeout) never loses an item. A dropped
+    /// future that had been woken passes the wakeup to the next waiting receiver.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(2);
+    /// tx.send(1).await.unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.recv().await, Some(1));
+    /// assert_eq!(rx.recv().await, None);
+    /// # });
+    /// ```
+    pub fn recv(&self) -> RecvFuture<'_, T, R::Storage> {
+        RecvFuture::new(self.chan())
+    }
+
+    /// Receives the oldest item, parking the current thread while the channel is empty.
+    /// For plain threads; do not call it from async code.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the channel is closed and drained.
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// std::thread::spawn(move || tx.send_blocking(9).unwrap());
+    /// assert_eq!(rx.recv_blocking(), Ok(9));
+    /// assert_eq!(rx.recv_blocking(), Err(sluicebox::RecvError));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn recv_blocking(&self) -> Result<T, RecvError> {
+        let chan = self.chan();
+        super::future::block_on_op(&chan.recv_waiters, || recv_op(chan)).ok_or(RecvError)
+    }
+
+    /// Waits for at least one item, then appends it and every item available right now,
+    /// up to `limit` in all, to `buf`. Returns how many were appended: 0 only when `limit`
+    /// is 0 or the channel is closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: items are appended to `buf` in the poll that takes them.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(8);
+    /// for i in 0..5 {
+    ///     tx.send(i).await.unwrap();
+    /// }
+    /// let mut batch = Vec::new();
+    /// assert_eq!(rx.recv_many(&mut batch, 3).await, 3);
+    /// assert_eq!(batch, [0, 1, 2]);
+    /// # });
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub async fn recv_many(&self, buf: &mut alloc::vec::Vec<T>, limit: usize) -> usize {
+        self.recv_many_into(buf, limit).await
+    }
+
+    /// [`recv_many`](Self::recv_many) into any `Extend<T>` (a `heapless::Vec`, an array
+    /// writer, a counter): no allocation.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as `recv_many`.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(8);
+    /// tx.send(1).await.unwrap();
+    /// tx.send(2).await.unwrap();
+    /// let mut sum = Sum(0);
+    /// assert_eq!(rx.recv_many_into(&mut sum, 10).await, 2);
+    /// assert_eq!(sum.0, 3);
+    ///
+    /// struct Sum(u32);
+    /// impl Extend<u32> for Sum {
+    ///     fn extend<I: IntoIterator<Item = u32>>(&mut self, it: I) {
+    ///         self.0 += it.into_iter().sum::<u32>();
+    ///     }
+    /// }
+    /// # });
+    /// ```
+    pub async fn recv_many_into<E: Extend<T>>(&self, buf: &mut E, limit: usize) -> usize {
+        self.recv_batch(buf, limit, core::future::pending()).await
+    }
+
+    /// Adaptive batching: waits for a first item, then keeps collecting items (waiting for
+    /// more as they come) until `limit` items were taken or `deadline` completes. Returns
+    /// the number appended to `buf`; 0 only if `limit` is 0 or the channel is closed and
+    /// drained.
+    ///
+    /// The deadline is any future (`tokio::time::sleep(..)`, `smol::Timer::after(..)`,
+    /// ...), so this needs no timer of its own. It is created by the caller, so it runs
+    /// from the call, not from the first item; it is not polled before the first item
+    /// arrives.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: each item is appended to `buf` in the poll that takes it.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(8);
+    /// tx.send(1).await.unwrap();
+    /// tx.send(2).await.unwrap();
+    /// let mut batch = Vec::new();
+    /// // An already-expired deadline: take the first item and whatever is there now.
+    /// let n = rx.recv_batch(&mut batch, 100, async {}).await;
+    /// assert_eq!((n, batch), (2, vec![1, 2]));
+    /// # });
+    /// ```
+    pub async fn recv_batch<E, D>(&self, buf: &mut E, limit: usize, deadline: D) -> usize
+    where
+        E: Extend<T>,
+        D: Future<Output = ()>,
+    {
+        if limit == 0 {
+            return 0;
+        }
+        let Some(first) = self.recv().await else {
+            return 0;
+        };
+        buf.extend(core::iter::once(first));
+        let mut taken = 1;
+        let mut deadline = core::pin::pin!(deadline);
+        while taken < limit {
+            match self.try_recv() {
+                Ok(item) => {
+                    buf.extend(core::iter::once(item));
+                    taken += 1;
+                    continue;
+                }
+                Err(TryRecvError::Closed) => break,
+                Err(TryRecvError::Empty) => {}
+            }
+            let mut next = core::pin::pin!(self.recv());
+            let got = core::future::poll_fn(|cx| {
+                if let Poll::Ready(item) = next.as_mut().poll(cx) {
+                    return Poll::Ready(item);
+                }
+                // The deadline has only ever returned Pending: we stop as soon as it is
+                // ready, so it is never polled after completing.
+                deadline.as_mut().poll(cx).map(|()| None)
+            })
+            .await;
+            match got {
+                Some(item) => {
+                    buf.extend(core::iter::once(item));
+                    taken += 1;
+                }
+                None => break,
+            }
+        }
+        taken
+    }
+
+    /// A [`Stream`](futures_core::Stream) of this receiver's items, which also offers
+    /// [`poll_recv`](RecvStream::poll_recv) for hand-written futures.
+    ///
+    /// The stream embeds its wait-list node, so it is `!Unpin`: pin it (`pin!`,
+    /// `Box::pin`) before polling.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(4);
+    /// tx.send(1).await.unwrap();
+    /// tx.send(2).await.unwrap();
+    /// drop(tx);
+    /// let stream = core::pin::pin!(rx.into_stream());
+    /// assert_eq!(stream.collect::<Vec<_>>().await, [1, 2]);
+    /// # });
+    /// ```
+    pub fn into_stream(self) -> RecvStream<T, R> {
+        RecvStream {
+            rx: self,
+            waiter: Waiter::new(),
+        }
     }
 
     /// Takes the oldest item if there is one now; never waits.
@@ -79,5 +273,81 @@ impl<T, R: ChannelRef<T>> core::fmt::Debug for Receiver<T, R> {
             .field("capacity", &self.capacity())
             .field("closed", &self.is_closed())
             .finish()
+    }
+}
+
+/// A receiver as a [`Stream`](futures_core::Stream). Made by
+/// [`Receiver::into_stream`].
+#[must_use = "streams do nothing unless polled"]
+pub struct RecvStream<T, R: ChannelRef<T>> {
+    rx: Receiver<T, R>,
+    /// Lives as long as the stream, so a wait can span polls.
+    waiter: Waiter,
+}
+
+impl<T, R: ChannelRef<T>> RecvStream<T, R> {
+    /// Polls for the next item: `Ready(Some(item))`, `Ready(None)` once the channel is
+    /// closed and drained, or `Pending` with this task queued to be woken.
+    ///
+    /// ```
+    /// use core::future::poll_fn;
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// tx.try_send(5).unwrap();
+    /// let mut stream = core::pin::pin!(rx.into_stream());
+    /// assert_eq!(poll_fn(|cx| stream.as_mut().poll_recv(cx)).await, Some(5));
+    /// # });
+    /// ```
+    pub fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // SAFETY: `waiter` is never moved out of the pinned stream; `rx` is not structurally
+        // pinned and only read.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
+        let chan = this.rx.chan();
+        chan.recv_waiters
+            .poll_op(waiter, WakeRef::Task(cx.waker()), || recv_op(chan))
+    }
+
+    /// The receiver back (the stream's wait, if any, is cancelled).
+    ///
+    /// ```
+    /// let (_tx, rx) = sluicebox::bounded::<u8>(1);
+    /// let rx = rx.into_stream().into_inner();
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn into_inner(self) -> Receiver<T, R> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: the stream was never pinned (we have it by value), so its waiter was
+        // never registered; we move `rx` out once and forget the rest (the waiter owns
+        // nothing while unregistered).
+        unsafe { core::ptr::read(&this.rx) }
+    }
+
+    /// The receiver this stream reads from.
+    pub fn get_ref(&self) -> &Receiver<T, R> {
+        &self.rx
+    }
+}
+
+impl<T, R: ChannelRef<T>> futures_core::Stream for RecvStream<T, R> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.poll_recv(cx)
+    }
+}
+
+impl<T, R: ChannelRef<T>> Drop for RecvStream<T, R> {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs before the pinned stream's memory is reused; not moved.
+        let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
+        self.rx.chan().recv_waiters.unregister(waiter);
+    }
+}
+
+impl<T, R: ChannelRef<T>> core::fmt::Debug for RecvStream<T, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecvStream").field("rx", &self.rx).finish()
     }
 }

@@ -1,7 +1,9 @@
 //! Sending handles.
 
 use super::error::{SendError, TrySendError};
+use super::future::{ClosedFuture, Permit, ReserveFuture, SendFuture};
 use super::{handle_struct, observers, Chan};
+use crate::ring::Claim;
 use crate::storage::ChannelRef;
 
 handle_struct! {
@@ -56,6 +58,125 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.chan().try_send(value)
+    }
+
+    /// Sends `value`, waiting for a free slot while the channel is full.
+    ///
+    /// Waiting senders are served in FIFO order and each freed slot wakes one of them.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with `value` if the channel is (or becomes, while waiting) closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops `value` with it: the value was either
+    /// sent (the future completed) or never entered the channel, never half of each. A
+    /// dropped future that had been woken passes the wakeup to the next waiting sender.
+    /// Use [`reserve`](Self::reserve) to wait for a slot without giving up the value.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// tx.send(1).await.unwrap();
+    /// assert_eq!(rx.recv().await, Some(1));
+    /// drop(rx);
+    /// assert_eq!(tx.send(2).await.unwrap_err().into_inner(), 2);
+    /// # });
+    /// ```
+    pub fn send(&self, value: T) -> SendFuture<'_, T, R::Storage> {
+        SendFuture::new(self.chan(), value)
+    }
+
+    /// Sends `value`, parking the current thread while the channel is full. For plain
+    /// threads; do not call it from async code.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with `value` if the channel is (or becomes) closed.
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// let t = std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         tx.send_blocking(i).unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(rx.recv_blocking(), Ok(0));
+    /// assert_eq!(rx.recv_blocking(), Ok(1));
+    /// assert_eq!(rx.recv_blocking(), Ok(2));
+    /// t.join().unwrap();
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
+        let chan = self.chan();
+        let mut value = Some(value);
+        super::future::block_on_op(&chan.send_waiters, || {
+            super::future::send_op(chan, &mut value)
+        })
+    }
+
+    /// Waits for a free slot and reserves it: the returned [`Permit`]'s `send` cannot
+    /// fail, and dropping the permit gives the slot back.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] if the channel is (or becomes) closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped `reserve` future holds no slot, and passes on a wakeup it
+    /// received. This makes `reserve` the way to wait for room inside `select!` without
+    /// losing the value.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(4);
+    /// let permit = tx.reserve().await.unwrap();
+    /// permit.send("reserved");
+    /// assert_eq!(rx.recv().await, Some("reserved"));
+    /// # });
+    /// ```
+    pub fn reserve(&self) -> ReserveFuture<'_, T, R::Storage> {
+        ReserveFuture::new(self.chan())
+    }
+
+    /// Reserves a free slot now, or fails without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`] (carrying `()`).
+    ///
+    /// ```
+    /// let (tx, _rx) = sluicebox::bounded::<u8>(1);
+    /// let permit = tx.try_reserve().unwrap();
+    /// assert!(tx.try_reserve().unwrap_err().is_full());
+    /// drop(permit); // gives the slot back
+    /// ```
+    pub fn try_reserve(&self) -> Result<Permit<'_, T, R::Storage>, TrySendError<()>> {
+        match self.chan().claim() {
+            Ok(pos) => Ok(Permit::new(self.chan(), pos)),
+            Err(Claim::Full) => Err(TrySendError::Full(())),
+            Err(Claim::Closed) => Err(TrySendError::Closed(())),
+        }
+    }
+
+    /// Completes when the channel closes (every receiver gone, or `close` called).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded::<u8>(1);
+    /// drop(rx);
+    /// tx.closed().await;
+    /// assert!(tx.is_closed());
+    /// # });
+    /// ```
+    pub fn closed(&self) -> ClosedFuture<'_, T, R::Storage> {
+        ClosedFuture::new(self.chan())
     }
 
     /// Sends `value` now, evicting the oldest item if the channel is full (drop-oldest).

@@ -99,9 +99,10 @@ impl WaitList {
         self.set_queued(list);
         // SAFETY: `waiter` was linked, hence alive (its owner unregisters before dying,
         // which needs this lock); we hold the lock.
-        let node = unsafe { list.node(waiter) };
-        node.state = State::Notified;
-        node.target.take()
+        let target = unsafe { list.node(waiter) }.target.take();
+        // SAFETY: as above. Publishing `Notified` is our last touch of the node.
+        unsafe { waiter.as_ref() }.set_state(State::Notified);
+        target
     }
 
     /// Wakes every waiter (close, last-handle drop).
@@ -136,20 +137,23 @@ impl WaitList {
     /// Returns `true` if the waiter is queued: the caller must retry its operation once
     /// more (invariant 4) before sleeping.
     pub(crate) fn register(&self, waiter: Pin<&Waiter>, target: WakeRef<'_>) -> bool {
+        if waiter.take_notification() {
+            return false;
+        }
         let ptr = NonNull::from(waiter.get_ref());
         let (queued, replaced) = {
             let mut list = self.list.lock();
             // SAFETY: the caller's own pinned waiter, alive for this call; we hold the lock.
             let node = unsafe { list.node(ptr) };
-            match node.state {
+            match waiter.state() {
                 State::Notified => {
-                    node.state = State::Idle;
+                    waiter.set_state(State::Idle);
                     (false, None)
                 }
                 State::Queued => (true, set_target(node, target)),
                 State::Idle => {
-                    node.state = State::Queued;
                     let replaced = set_target(node, target);
+                    waiter.set_state(State::Queued);
                     // SAFETY: pinned, not linked (Idle), and the owner unregisters it before
                     // it is dropped.
                     unsafe { list.push_back(ptr) };
@@ -170,13 +174,17 @@ impl WaitList {
     /// The owner is done with `waiter` (its operation completed, or it is being dropped).
     /// Unlinks it, or passes on a notification it received but did not consume.
     pub(crate) fn unregister(&self, waiter: Pin<&Waiter>) {
+        // Only the owner (us) moves a waiter out of Idle: no lock needed to see it.
+        if waiter.state() == State::Idle {
+            return;
+        }
         let ptr = NonNull::from(waiter.get_ref());
         let (own, handed_on) = {
             let mut list = self.list.lock();
             // SAFETY: the caller's own pinned waiter; we hold the lock.
-            let node = unsafe { list.node(ptr) };
-            let state = core::mem::replace(&mut node.state, State::Idle);
-            let own = node.target.take();
+            let own = unsafe { list.node(ptr) }.target.take();
+            let state = waiter.state();
+            waiter.set_state(State::Idle);
             match state {
                 State::Idle => (own, None),
                 State::Queued => {
@@ -191,6 +199,32 @@ impl WaitList {
         drop(own);
         if let Some(target) = handed_on {
             target.wake();
+        }
+    }
+
+    /// One step of waiting for `op`: try it; if it cannot complete, queue `waiter`, try
+    /// once more (invariant 4), and return `Pending`. A pending notification is consumed
+    /// first, without the lock. The waiter is unregistered when `op` completes.
+    #[inline]
+    pub(crate) fn poll_op<R>(
+        &self,
+        waiter: Pin<&Waiter>,
+        target: WakeRef<'_>,
+        mut op: impl FnMut() -> Option<R>,
+    ) -> core::task::Poll<R> {
+        waiter.take_notification();
+        loop {
+            if let Some(r) = op() {
+                self.unregister(waiter);
+                return core::task::Poll::Ready(r);
+            }
+            if self.register(waiter, target) {
+                if let Some(r) = op() {
+                    self.unregister(waiter);
+                    return core::task::Poll::Ready(r);
+                }
+                return core::task::Poll::Pending;
+            }
         }
     }
 

@@ -1,21 +1,28 @@
 //! The wait-list node that lives inside a pinned future (or a blocked thread's frame), and
 //! what it wakes.
 
-use crate::loom::UnsafeCell;
+use crate::loom::{AtomicUsize, Ordering, UnsafeCell};
 use core::marker::PhantomPinned;
 use core::ptr::NonNull;
 use core::task::Waker;
 
-/// Where a waiter is in its life. Changed only under the wait list's lock.
+/// Where a waiter is in its life.
+///
+/// `Idle → Queued` (owner, under the lock), `Queued → Notified` (a notifier, under the
+/// lock, as its last touch of the node), `Queued → Idle` (owner, under the lock),
+/// `Notified → Idle` (owner, *without* the lock: once a notifier has published `Notified`
+/// nobody else touches the node). So the owner can read `Idle` or `Notified` without the
+/// lock and trust it: only the owner moves a waiter out of those states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
 pub(crate) enum State {
     /// Not linked, no notification pending.
-    Idle,
+    Idle = 0,
     /// Linked into the list, waiting.
-    Queued,
+    Queued = 1,
     /// Unlinked by a notifier; the notification has not been consumed by a poll yet. A
-    /// waiter dropped in this state passes the notification on.
-    Notified,
+    /// waiter unregistered in this state passes the notification on.
+    Notified = 2,
 }
 
 /// What waking a waiter means: a task's `Waker`, or a blocked thread.
@@ -69,7 +76,6 @@ impl WakeTarget {
 pub(crate) struct Node {
     pub(crate) prev: Option<NonNull<Waiter>>,
     pub(crate) next: Option<NonNull<Waiter>>,
-    pub(crate) state: State,
     /// Who to wake. Taken by the notifier (and woken after the lock is released).
     pub(crate) target: Option<WakeTarget>,
     /// Free for the list's user: the semaphore keeps the permits still wanted here.
@@ -82,6 +88,8 @@ pub(crate) struct Node {
 /// `unregister` before it is dropped (the futures do so in `Drop`).
 #[derive(Debug)]
 pub(crate) struct Waiter {
+    /// A `State`; see its docs for who may change it when.
+    state: AtomicUsize,
     /// # Safety
     /// Accessed only with the owning wait list's lock held.
     node: UnsafeCell<Node>,
@@ -99,15 +107,43 @@ impl Waiter {
     crate::loom::const_fn! {
         pub(crate) const fn new() -> Self {
             Self {
+                state: AtomicUsize::new(State::Idle as usize),
                 node: UnsafeCell::new(Node {
                     prev: None,
                     next: None,
-                    state: State::Idle,
                     target: None,
                     wanted: 0,
                 }),
                 _pin: PhantomPinned,
             }
+        }
+    }
+
+    /// The current state.
+    pub(crate) fn state(&self) -> State {
+        // Acquire: pairs with the notifier's Release in `set_state`, so an owner that sees
+        // `Notified` also sees the notifier's last writes to the node (it unlinked it).
+        match self.state.load(Ordering::Acquire) {
+            0 => State::Idle,
+            1 => State::Queued,
+            _ => State::Notified,
+        }
+    }
+
+    /// Sets the state (under the lock, or `Notified → Idle` by the owner; see `State`).
+    pub(crate) fn set_state(&self, state: State) {
+        // Release: a notifier's `Notified` publishes its unlinking of the node (its last
+        // access) to the owner's Acquire load.
+        self.state.store(state as usize, Ordering::Release);
+    }
+
+    /// If a notification is pending, consumes it without the lock (see `State`).
+    pub(crate) fn take_notification(&self) -> bool {
+        if self.state() == State::Notified {
+            self.set_state(State::Idle);
+            true
+        } else {
+            false
         }
     }
 

@@ -1,0 +1,305 @@
+//! The channel's futures: `send`, `recv`, `reserve` (and its `Permit`), `closed`.
+//!
+//! Each future embeds a [`Waiter`]: waiting allocates nothing. Every future does one
+//! thing in `poll` — `WaitList::poll_op` with its operation — and unregisters its waiter
+//! in `Drop`, which hands on a wakeup it received but did not use.
+
+use super::error::SendError;
+use super::Chan;
+use crate::ring::{Claim, PopError, PushError};
+use crate::storage::Storage;
+use crate::wait::{WaitList, Waiter, WakeRef};
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+/// The waiter of a pinned future, and the list it waits on.
+///
+/// # Safety (for the futures below)
+/// The futures are `!Unpin` (through `Waiter`); they never move `waiter` once pinned, and
+/// they unregister it in `Drop`, which for a pinned value runs before its memory is
+/// reused. So a linked node is always alive.
+macro_rules! pinned_waiter {
+    ($pinned:ident => $this:ident, $waiter:ident) => {
+        // SAFETY: we only project to `waiter` (never moved; see the module's safety note)
+        // and to plain fields that are not structurally pinned.
+        let $this = unsafe { $pinned.get_unchecked_mut() };
+        // SAFETY: `waiter` is inside a pinned future and never moved out.
+        let $waiter = unsafe { Pin::new_unchecked(&$this.waiter) };
+    };
+}
+
+/// Future of [`Sender::send`](crate::Sender::send).
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<'a, T, S: Storage<T>> {
+    chan: &'a Chan<T, S>,
+    value: Option<T>,
+    waiter: Waiter,
+}
+
+impl<'a, T, S: Storage<T>> SendFuture<'a, T, S> {
+    pub(crate) fn new(chan: &'a Chan<T, S>, value: T) -> Self {
+        Self {
+            chan,
+            value: Some(value),
+            waiter: Waiter::new(),
+        }
+    }
+}
+
+/// The `send` operation, shared by the future and `send_blocking`.
+pub(crate) fn send_op<T, S: Storage<T>>(
+    chan: &Chan<T, S>,
+    slot: &mut Option<T>,
+) -> Option<Result<(), SendError<T>>> {
+    let value = slot
+        .take()
+        .expect("sluicebox: send future polled after it completed");
+    match chan.push(value) {
+        Ok(()) => Some(Ok(())),
+        Err(PushError::Closed(v)) => Some(Err(SendError(v))),
+        Err(PushError::Full(v)) => {
+            *slot = Some(v);
+            None
+        }
+    }
+}
+
+impl<T, S: Storage<T>> Future for SendFuture<'_, T, S> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        pinned_waiter!(self => this, waiter);
+        let chan = this.chan;
+        let value = &mut this.value;
+        chan.send_waiters
+            .poll_op(waiter, WakeRef::Task(cx.waker()), || send_op(chan, value))
+    }
+}
+
+impl<T, S: Storage<T>> Drop for SendFuture<'_, T, S> {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs on the pinned future before its memory is reused; the waiter
+        // is not moved.
+        let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
+        self.chan.send_waiters.unregister(waiter);
+    }
+}
+
+/// Future of [`Receiver::recv`](crate::Receiver::recv).
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<'a, T, S: Storage<T>> {
+    chan: &'a Chan<T, S>,
+    waiter: Waiter,
+}
+
+impl<'a, T, S: Storage<T>> RecvFuture<'a, T, S> {
+    pub(crate) fn new(chan: &'a Chan<T, S>) -> Self {
+        Self {
+            chan,
+            waiter: Waiter::new(),
+        }
+    }
+}
+
+/// The `recv` operation: `Some(Some(item))`, `Some(None)` at the end, `None` to wait.
+pub(crate) fn recv_op<T, S: Storage<T>>(chan: &Chan<T, S>) -> Option<Option<T>> {
+    match chan.pop() {
+        Ok(v) => Some(Some(v)),
+        Err(PopError::Closed) => Some(None),
+        Err(PopError::Empty | PopError::Hole) => None,
+    }
+}
+
+impl<T, S: Storage<T>> Future for RecvFuture<'_, T, S> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        pinned_waiter!(self => this, waiter);
+        let chan = this.chan;
+        chan.recv_waiters
+            .poll_op(waiter, WakeRef::Task(cx.waker()), || recv_op(chan))
+    }
+}
+
+impl<T, S: Storage<T>> Drop for RecvFuture<'_, T, S> {
+    fn drop(&mut self) {
+        // SAFETY: as in `SendFuture::drop`.
+        let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
+        self.chan.recv_waiters.unregister(waiter);
+    }
+}
+
+/// Future of [`Sender::reserve`](crate::Sender::reserve).
+#[must_use = "futures do nothing unless polled"]
+pub struct ReserveFuture<'a, T, S: Storage<T>> {
+    chan: &'a Chan<T, S>,
+    waiter: Waiter,
+}
+
+impl<'a, T, S: Storage<T>> ReserveFuture<'a, T, S> {
+    pub(crate) fn new(chan: &'a Chan<T, S>) -> Self {
+        Self {
+            chan,
+            waiter: Waiter::new(),
+        }
+    }
+}
+
+impl<'a, T, S: Storage<T>> Future for ReserveFuture<'a, T, S> {
+    type Output = Result<Permit<'a, T, S>, SendError<()>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        pinned_waiter!(self => this, waiter);
+        let chan = this.chan;
+        chan.send_waiters
+            .poll_op(waiter, WakeRef::Task(cx.waker()), || match chan.claim() {
+                Ok(pos) => Some(Ok(Permit::new(chan, pos))),
+                Err(Claim::Closed) => Some(Err(SendError(()))),
+                Err(Claim::Full) => None,
+            })
+    }
+}
+
+impl<T, S: Storage<T>> Drop for ReserveFuture<'_, T, S> {
+    fn drop(&mut self) {
+        // SAFETY: as in `SendFuture::drop`.
+        let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
+        self.chan.send_waiters.unregister(waiter);
+    }
+}
+
+/// A reserved slot: [`send`](Permit::send) cannot fail. Made by
+/// [`Sender::reserve`](crate::Sender::reserve) and
+/// [`Sender::try_reserve`](crate::Sender::try_reserve).
+///
+/// A permit holds its *place in line*: the slot was taken at reservation time, so its item
+/// is received before items sent after the reservation. Receivers wait at the permit's
+/// slot until it is used or dropped, so hold permits briefly. Other senders are not held
+/// up while free slots remain (PITFALLS `hol`). Dropping a permit unused gives the slot
+/// back (receivers step over it).
+///
+/// If every receiver is gone when the permit sends, the value is dropped at once (PITFALLS
+/// `permit-after-close`).
+#[must_use = "a permit holds a slot until it is used or dropped"]
+pub struct Permit<'a, T, S: Storage<T>> {
+    chan: &'a Chan<T, S>,
+    /// The claimed position; published exactly once, by `send` or `drop`.
+    pos: usize,
+}
+
+impl<'a, T, S: Storage<T>> Permit<'a, T, S> {
+    /// A permit for position `pos`, claimed from `chan`.
+    pub(crate) fn new(chan: &'a Chan<T, S>, pos: usize) -> Self {
+        Self { chan, pos }
+    }
+
+    /// Sends `value` into the reserved slot.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// let permit = tx.reserve().await.unwrap();
+    /// assert!(tx.try_send(0).unwrap_err().is_full()); // the slot is taken
+    /// permit.send(1);
+    /// assert_eq!(rx.recv().await, Some(1));
+    /// # });
+    /// ```
+    pub fn send(self, value: T) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `pos` was claimed for this permit and is published once: here, with
+        // `drop` disabled by `ManuallyDrop`.
+        unsafe { this.chan.fill(this.pos, value) };
+    }
+}
+
+impl<T, S: Storage<T>> Drop for Permit<'_, T, S> {
+    fn drop(&mut self) {
+        // SAFETY: `pos` was claimed for this permit and not published (`send` forgets the
+        // permit), so this is its one publication.
+        unsafe { self.chan.skip(self.pos) };
+    }
+}
+
+impl<T, S: Storage<T>> fmt::Debug for Permit<'_, T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+/// Future of [`Sender::closed`](crate::Sender::closed).
+#[must_use = "futures do nothing unless polled"]
+pub struct ClosedFuture<'a, T, S: Storage<T>> {
+    chan: &'a Chan<T, S>,
+    waiter: Waiter,
+}
+
+impl<'a, T, S: Storage<T>> ClosedFuture<'a, T, S> {
+    pub(crate) fn new(chan: &'a Chan<T, S>) -> Self {
+        Self {
+            chan,
+            waiter: Waiter::new(),
+        }
+    }
+}
+
+impl<T, S: Storage<T>> Future for ClosedFuture<'_, T, S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        pinned_waiter!(self => this, waiter);
+        let chan = this.chan;
+        chan.close_waiters
+            .poll_op(waiter, WakeRef::Task(cx.waker()), || {
+                chan.is_closed().then_some(())
+            })
+    }
+}
+
+impl<T, S: Storage<T>> Drop for ClosedFuture<'_, T, S> {
+    fn drop(&mut self) {
+        // SAFETY: as in `SendFuture::drop`.
+        let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
+        self.chan.close_waiters.unregister(waiter);
+    }
+}
+
+macro_rules! debug_future {
+    ($($name:ident),*) => {$(
+        impl<T, S: Storage<T>> fmt::Debug for $name<'_, T, S> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+debug_future!(SendFuture, RecvFuture, ReserveFuture, ClosedFuture);
+
+/// Runs `op` to completion on the current thread, parking it while `op` must wait.
+#[cfg(feature = "std")]
+pub(crate) fn block_on_op<R>(list: &WaitList, mut op: impl FnMut() -> Option<R>) -> R {
+    if let Some(r) = op() {
+        return r;
+    }
+    struct Unregister<'a> {
+        list: &'a WaitList,
+        waiter: Pin<&'a Waiter>,
+    }
+    impl Drop for Unregister<'_> {
+        fn drop(&mut self) {
+            self.list.unregister(self.waiter);
+        }
+    }
+    let waiter = core::pin::pin!(Waiter::new());
+    let waiter = waiter.as_ref();
+    let _guard = Unregister { list, waiter };
+    let thread = crate::loom::current_thread();
+    loop {
+        match list.poll_op(waiter, WakeRef::Thread(&thread), &mut op) {
+            Poll::Ready(r) => return r,
+            // A spurious unpark just polls again.
+            Poll::Pending => crate::loom::park(),
+        }
+    }
+}
