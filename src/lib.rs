@@ -14,6 +14,7 @@ extern crate alloc;
 mod chan;
 mod loom;
 mod ring;
+mod semaphore;
 mod stats;
 mod storage;
 mod wait;
@@ -25,6 +26,9 @@ pub use chan::{
     ClosedFuture, Permit, Receiver, RecvFuture, RecvStream, ReserveFuture, SendFuture, Sender,
     StaticReceiver, StaticSender, WeakSender,
 };
+#[cfg(feature = "alloc")]
+pub use semaphore::OwnedSemaphorePermit;
+pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
 pub use stats::Stats;
 #[cfg(feature = "alloc")]
 pub use storage::Heap;

@@ -9,7 +9,7 @@ mod future;
 mod receiver;
 mod sender;
 
-pub use self::core::Chan;
+pub(crate) use self::core::Chan;
 pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
 pub use receiver::{Receiver, RecvStream};
 pub use sender::{Sender, WeakSender};

@@ -64,7 +64,7 @@ impl WaitList {
 
     /// Whether anyone may be waiting. Issues the notifier's half of invariant 4.
     #[inline]
-    fn anyone_waiting(&self) -> bool {
+    pub(crate) fn anyone_waiting(&self) -> bool {
         // SeqCst fence: the caller's state change is ordered before the load of `queued`
         // (invariant 4).
         fence(Ordering::SeqCst);
