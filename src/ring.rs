@@ -44,6 +44,9 @@
 //!    that is how a send permit reserves its place in line. A skipped position is a
 //!    *hole*: its stamp is `p + 1` with the `mark` bit set (never set in a stamp
 //!    otherwise); a pop steps over it and frees the slot without returning an item.
+//!    The skipper itself steps over holes at the head (`pop_holes`), so a reservation
+//!    given back at the front of the line frees its slot at once; one behind queued
+//!    items frees its slot when the receivers reach it (it still counts in `len`).
 //!
 //! # Orderings
 //!
@@ -253,8 +256,10 @@ impl Ring {
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1)
                 || stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) | self.mark_bit
+                || stamp.wrapping_add(self.one_lap) == tail
             {
-                // The slot still holds last lap's item (or hole): full, or it is mid-pop.
+                // The slot still holds last lap's item (or hole), or last lap's claim is
+                // still unwritten (a held `Permit`): full, or it is mid-pop / mid-fill.
                 // SeqCst fence: order the stamp read before the head read.
                 fence(Ordering::SeqCst);
                 // Relaxed: ordered by the fence above; only compared for equality.
@@ -358,8 +363,12 @@ impl Ring {
                 slot.stamp
                     .store(head.wrapping_add(self.one_lap), Ordering::Release);
                 return Err(PopError::Hole);
-            } else if stamp == head {
-                // Not written for this lap: empty, or a push is in flight.
+            } else if stamp == head
+                || stamp.wrapping_add(self.one_lap) == head.wrapping_add(1)
+                || stamp.wrapping_add(self.one_lap) == head.wrapping_add(1) | self.mark_bit
+            {
+                // Not written for this lap: empty, or a push is in flight. (The last two
+                // cases: last lap's pop of this slot has not stored its stamp yet.)
                 // SeqCst fence: order the stamp read before the tail read.
                 fence(Ordering::SeqCst);
                 // SeqCst: the close mark and the claim must be read in the total order.
@@ -382,6 +391,36 @@ impl Ring {
                 backoff.spin();
                 // Relaxed: a fresh guess, as above.
                 head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Steps `head` over the holes at the front of the ring, and nothing else: a
+    /// reservation given back at the head frees its slot at once, without waiting for a
+    /// receiver to pass it. Returns how many holes it stepped over. Safe to race with
+    /// pops (each hole is stepped over by exactly one CAS, as in [`pop`](Self::pop)).
+    pub(crate) fn pop_holes<T>(&self, slots: &[Slot<T>]) -> usize {
+        let mut stepped = 0;
+        loop {
+            // Relaxed: a guess, validated by the stamp check and the CAS.
+            let head = self.head.load(Ordering::Relaxed);
+            let slot = &slots[head & (self.mark_bit - 1)];
+            // Acquire: as in `pop` (the hole's publisher released its stamp).
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp != head.wrapping_add(1) | self.mark_bit {
+                return stepped;
+            }
+            // SeqCst on success: as for a pop. On failure somebody else moved `head`: look
+            // again.
+            if self
+                .head
+                .compare_exchange(head, self.next(head), Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                // Release: tell the next lap's pusher the slot is free.
+                slot.stamp
+                    .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                stepped += 1;
             }
         }
     }

@@ -189,6 +189,21 @@ impl Semaphore {
         if self.permits.fetch_or(CLOSED, Ordering::SeqCst) & CLOSED != 0 {
             return false;
         }
+        /// If a waker panics, the unwinding finishes the job: nobody is left asleep.
+        struct Rest<'a>(&'a Semaphore);
+        impl Drop for Rest<'_> {
+            fn drop(&mut self) {
+                self.0.wake_closed();
+            }
+        }
+        let rest = Rest(self);
+        self.wake_closed();
+        core::mem::forget(rest);
+        true
+    }
+
+    /// Wakes every waiter after `close`.
+    fn wake_closed(&self) {
         let mut batch = WakeBatch::new();
         loop {
             let done = {
@@ -202,7 +217,7 @@ impl Semaphore {
             };
             batch.wake_all();
             if done {
-                return true;
+                return;
             }
         }
     }
@@ -459,19 +474,34 @@ impl Semaphore {
     /// left becomes free. Satisfied waiters are woken after the lock is released, in
     /// batches.
     #[cold]
-    fn distribute(&self, mut n: usize) {
+    fn distribute(&self, n: usize) {
+        /// Permits not yet handed out. If a waker panics, the unwinding hands them out
+        /// (or frees them): no permit is lost.
+        struct Rest<'a> {
+            sem: &'a Semaphore,
+            n: usize,
+        }
+        impl Drop for Rest<'_> {
+            fn drop(&mut self) {
+                if self.n > 0 {
+                    self.sem.distribute(core::mem::take(&mut self.n));
+                }
+            }
+        }
+        let mut rest = Rest { sem: self, n };
+        let n = &mut rest.n;
         loop {
             let mut batch = WakeBatch::new();
             let more = {
                 let mut list = self.waiters.lock();
-                n += self.take_some(usize::MAX);
-                while n > 0 && !batch.is_full() {
+                *n += self.take_some(usize::MAX);
+                while *n > 0 && !batch.is_full() {
                     let Some(front) = list.front() else { break };
                     // SAFETY: `front` is linked, hence alive; we hold the lock.
                     let node = unsafe { list.node(front) };
-                    let give = node.wanted.min(n);
+                    let give = node.wanted.min(*n);
                     node.wanted -= give;
-                    n -= give;
+                    *n -= give;
                     if node.wanted > 0 {
                         break;
                     }
@@ -479,11 +509,12 @@ impl Semaphore {
                     batch.push(notify_locked(&mut list, front));
                 }
                 self.waiters.set_queued(&mut list);
-                if n > 0 && list.is_empty() {
-                    self.add_free(n);
-                    n = 0;
+                if *n > 0 && list.is_empty() {
+                    // Taken out of `rest` first: if this panics (past MAX_PERMITS), the
+                    // unwinding must not try to add them again.
+                    self.add_free(core::mem::take(n));
                 }
-                n > 0
+                *n > 0
             };
             batch.wake_all();
             if !more {

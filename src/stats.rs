@@ -9,14 +9,21 @@
 /// Reading a snapshot costs the channel nothing on its fast path: `sent` and `received`
 /// are derived from the ring's positions; `rejected` and `evicted` are counted only on
 /// their slow paths. On targets with a 32-bit `usize`, totals wrap after about 2³² items.
+///
+/// A send [`Permit`](crate::Permit) takes its slot when it is reserved: it counts in
+/// `sent` and `len` from then on. A permit dropped unused leaves a gap that a receiver
+/// steps over, which counts in `received` (a gap at the front of the line is stepped over
+/// at once by the drop itself). So `sent` and `received` count slots that went through
+/// the line; they exceed the items by the number of permits dropped unused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Items queued now.
+    /// Slots in use now: items queued, plus permits reserved but not yet sent (and
+    /// permits dropped unused that receivers have not stepped over yet).
     pub len: usize,
     /// The bound.
     pub capacity: usize,
-    /// Items ever accepted into the channel.
+    /// Items ever accepted into the channel (plus permits ever reserved).
     pub sent: u64,
     /// Items ever taken out of the channel: by receivers, by `force_send` evictions, and by
     /// the drain when the last receiver is dropped.

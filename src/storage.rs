@@ -196,9 +196,19 @@ mod heap {
                 fits,
                 "sluicebox: channel capacity {capacity} is too large (its slots would not fit in memory)"
             );
-            let slots: Box<[Slot<T>]> = (0..capacity)
-                .map(|i| Slot::new(Ring::initial_stamp(capacity, start_lap, i)))
-                .collect();
+            // `try_reserve_exact`, not `collect`: an allocation the system refuses becomes a
+            // clear panic here instead of an abort in the allocator's error handler.
+            let mut slots = alloc::vec::Vec::new();
+            if slots.try_reserve_exact(capacity).is_err() {
+                panic!(
+                    "sluicebox: channel capacity {capacity} is too large (the allocator refused {} bytes)",
+                    capacity.saturating_mul(core::mem::size_of::<Slot<T>>())
+                );
+            }
+            slots.extend(
+                (0..capacity).map(|i| Slot::new(Ring::initial_stamp(capacity, start_lap, i))),
+            );
+            let slots: Box<[Slot<T>]> = slots.into_boxed_slice();
             Self(Arc::new(Chan::with_slots(slots, capacity, start_lap)))
         }
     }

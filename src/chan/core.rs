@@ -1,6 +1,6 @@
 //! The channel's shared state, written once for every storage.
 
-use super::error::{SendError, TryRecvError, TrySendError};
+use super::error::{TryRecvError, TrySendError};
 use crate::loom::{fence, AtomicUsize, Ordering};
 use crate::ring::{Claim, PopError, PushError, Ring, Slot};
 use crate::stats::Stats;
@@ -79,6 +79,8 @@ impl<T, S: Storage<T>> Chan<T, S> {
     pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
         self.ring.push(self.slots(), value)?;
         self.recv_waiters.notify_one();
+        // The last receiver may have left while we wrote (PITFALLS `send-then-drop`).
+        self.drain_if_unreceivable();
         Ok(())
     }
 
@@ -126,18 +128,28 @@ impl<T, S: Storage<T>> Chan<T, S> {
     pub(crate) unsafe fn skip(&self, pos: usize) {
         // SAFETY: the caller's contract.
         unsafe { self.ring.skip(self.slots(), pos) };
+        // At the head, the hole's slot is free now: step over it (and any behind it), and
+        // give each slot to a parked sender.
+        for _ in 0..self.ring.pop_holes(self.slots()) {
+            self.send_waiters.notify_one();
+        }
         // A receiver may be parked at this position; let it step over the hole.
         self.recv_waiters.notify_one();
         self.drain_if_unreceivable();
     }
 
-    /// After publishing a slot: if the last receiver is gone, drop what is queued.
+    /// After publishing a slot and calling `recv_waiters.notify_one()`: if the last
+    /// receiver is gone (the count is 0 *and* the channel is closed — a static channel
+    /// has no receiver until its first is made, and queues for it meanwhile), drop what
+    /// is queued.
+    #[inline]
     fn drain_if_unreceivable(&self) {
-        // SeqCst fence: pairs with the fence in `remove_receiver` (store-buffering): either
-        // we see the receiver count at zero, or the last receiver's drain sees our slot.
-        fence(Ordering::SeqCst);
-        // Relaxed: ordered by the fence above.
-        if self.receivers.load(Ordering::Relaxed) == 0 {
+        // Relaxed: ordered by the SeqCst fence that `notify_one` (`anyone_waiting`) issued
+        // after our stamp store. It pairs with the fence in `remove_receiver`
+        // (store-buffering): either we see the receiver count at zero and the close mark
+        // (both written before that fence), or the last receiver's drain sees our slot.
+        // No second fence on the hot path; the close check runs only at count 0.
+        if self.receivers.load(Ordering::Relaxed) == 0 && self.ring.is_closed() {
             self.ring.drain(self.slots());
         }
     }
@@ -171,13 +183,18 @@ impl<T, S: Storage<T>> Chan<T, S> {
     /// Returns the evicted item. Racing senders can refill the slot an eviction freed;
     /// then this evicts again, drops the earlier evicted item, and returns the last one
     /// (every eviction is counted in `stats().evicted`).
-    pub(crate) fn force_send(&self, value: T) -> Result<Option<T>, SendError<T>> {
+    ///
+    /// The oldest slot can be impossible to evict: reserved by a `Permit` that is still
+    /// held (or, for a bounded spin, being written by a concurrent send). Then this gives
+    /// up with `Full` rather than wait.
+    pub(crate) fn force_send(&self, value: T) -> Result<Option<T>, TrySendError<T>> {
         let mut value = value;
         let mut evicted = None;
+        let mut stalled = false;
         loop {
             match self.push(value) {
                 Ok(()) => return Ok(evicted),
-                Err(PushError::Closed(v)) => return Err(SendError(v)),
+                Err(PushError::Closed(v)) => return Err(TrySendError::Closed(v)),
                 Err(PushError::Full(v)) => {
                     value = v;
                     // No sender wake here: the slot we free is the one we fill.
@@ -189,7 +206,12 @@ impl<T, S: Storage<T>> Chan<T, S> {
                         }
                         // A hole freed a slot we may not get: a parked sender may.
                         Err(PopError::Hole) => self.send_waiters.notify_one(),
-                        Err(_) => {}
+                        // Full, yet the oldest slot cannot be taken: it is in flight.
+                        Err(PopError::Empty) if stalled => {
+                            drop(evicted);
+                            return Err(TrySendError::Full(value));
+                        }
+                        Err(_) => stalled = true,
                     }
                 }
             }

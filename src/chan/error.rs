@@ -64,7 +64,7 @@ impl<T> From<SendError<T>> for TrySendError<T> {
 
 /// The channel is closed; the value that could not be sent comes back.
 ///
-/// Returned by `send`, `send_blocking` and `force_send`.
+/// Returned by `send` and `send_blocking`.
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
 
@@ -72,9 +72,11 @@ impl<T> SendError<T> {
     /// The value that was not sent.
     ///
     /// ```
+    /// # futures::executor::block_on(async {
     /// let (tx, rx) = sluicebox::bounded::<u8>(1);
     /// drop(rx);
-    /// assert_eq!(tx.force_send(7).unwrap_err().into_inner(), 7);
+    /// assert_eq!(tx.send(7).await.unwrap_err().into_inner(), 7);
+    /// # });
     /// ```
     pub fn into_inner(self) -> T {
         self.0

@@ -225,7 +225,8 @@ impl<T, const N: usize> StaticChannel<T, N> {
 /// # Panics
 ///
 /// If `capacity` is 0, or so large that its slots could not be allocated
-/// (`capacity * size_of::<slot>() > isize::MAX`, or `capacity > usize::MAX / 4`).
+/// (`capacity * size_of::<slot>() > isize::MAX`, `capacity > usize::MAX / 4`, or the
+/// allocator refuses the memory: the panic message says which).
 #[cfg(feature = "alloc")]
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     bounded_starting_at_lap(capacity, 0)

@@ -122,7 +122,25 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// # });
     /// ```
     pub async fn recv_many_into<E: Extend<T>>(&self, buf: &mut E, limit: usize) -> usize {
-        self.recv_batch(buf, limit, core::future::pending()).await
+        if limit == 0 {
+            return 0;
+        }
+        let Some(first) = self.recv().await else {
+            return 0;
+        };
+        buf.extend(core::iter::once(first));
+        let mut taken = 1;
+        // Only what is there now: `try_recv` until empty or `limit`.
+        while taken < limit {
+            match self.try_recv() {
+                Ok(item) => {
+                    buf.extend(core::iter::once(item));
+                    taken += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        taken
     }
 
     /// Adaptive batching: waits for a first item, then keeps collecting items (waiting for

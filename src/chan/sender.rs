@@ -188,7 +188,10 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     ///
     /// # Errors
     ///
-    /// [`SendError`] with `value` if the channel is closed.
+    /// [`TrySendError::Closed`] with `value` if the channel is closed.
+    /// [`TrySendError::Full`] with `value` only when the oldest slot cannot be evicted
+    /// because it is reserved by a [`Permit`] that is still held (a permit keeps its place
+    /// in line), after one retry. It never waits for the permit.
     ///
     /// ```
     /// let (tx, rx) = sluicebox::bounded(2);
@@ -198,7 +201,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// assert_eq!(rx.try_recv(), Ok(2));
     /// assert_eq!(rx.try_recv(), Ok(3));
     /// ```
-    pub fn force_send(&self, value: T) -> Result<Option<T>, SendError<T>> {
+    pub fn force_send(&self, value: T) -> Result<Option<T>, TrySendError<T>> {
         self.chan().force_send(value)
     }
 

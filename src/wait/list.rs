@@ -70,6 +70,29 @@ impl List {
         self.len += 1;
     }
 
+    /// Links `waiter` at the front: a woken waiter that lost its slot to a barging
+    /// operation goes back to where it was, not behind later waiters.
+    ///
+    /// # Safety
+    /// As for [`push_back`](Self::push_back).
+    pub(crate) unsafe fn push_front(&mut self, waiter: NonNull<Waiter>) {
+        let old_head = self.head;
+        {
+            // SAFETY: caller's contract; we hold the lock.
+            let node = unsafe { self.node(waiter) };
+            debug_assert!(node.prev.is_none() && node.next.is_none());
+            node.prev = None;
+            node.next = old_head;
+        }
+        match old_head {
+            // SAFETY: `head` is a linked node, alive while linked (list invariant).
+            Some(head) => unsafe { self.node(head) }.prev = Some(waiter),
+            None => self.tail = Some(waiter),
+        }
+        self.head = Some(waiter);
+        self.len += 1;
+    }
+
     /// Removes and returns the front waiter.
     pub(crate) fn pop_front(&mut self) -> Option<NonNull<Waiter>> {
         let head = self.head?;

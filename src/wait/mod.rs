@@ -110,6 +110,19 @@ impl WaitList {
         if !self.anyone_waiting() {
             return;
         }
+        /// If a waker panics, the unwinding finishes the job: nobody is left asleep.
+        struct Rest<'a>(&'a WaitList);
+        impl Drop for Rest<'_> {
+            fn drop(&mut self) {
+                self.0.notify_all_batches();
+            }
+        }
+        let rest = Rest(self);
+        self.notify_all_batches();
+        core::mem::forget(rest);
+    }
+
+    fn notify_all_batches(&self) {
         let mut batch = WakeBatch::new();
         loop {
             let done = {
@@ -130,13 +143,15 @@ impl WaitList {
         }
     }
 
-    /// Links `waiter` at the back (or refreshes its wake target if it is already queued).
+    /// Links `waiter` at the back — at the front if `woken`, i.e. it was notified and
+    /// its retry lost the slot to a barging operation, so it keeps its place in line —
+    /// or refreshes its wake target if it is already queued.
     ///
     /// Returns `false` if the waiter had been notified since it last polled: the
     /// notification is consumed here and the caller should retry its operation at once.
     /// Returns `true` if the waiter is queued: the caller must retry its operation once
     /// more (invariant 4) before sleeping.
-    pub(crate) fn register(&self, waiter: Pin<&Waiter>, target: WakeRef<'_>) -> bool {
+    pub(crate) fn register(&self, waiter: Pin<&Waiter>, target: WakeRef<'_>, woken: bool) -> bool {
         if waiter.take_notification() {
             return false;
         }
@@ -156,7 +171,13 @@ impl WaitList {
                     waiter.set_state(State::Queued);
                     // SAFETY: pinned, not linked (Idle), and the owner unregisters it before
                     // it is dropped.
-                    unsafe { list.push_back(ptr) };
+                    unsafe {
+                        if woken {
+                            list.push_front(ptr);
+                        } else {
+                            list.push_back(ptr);
+                        }
+                    }
                     self.set_queued(&mut list);
                     (true, replaced)
                 }
@@ -212,19 +233,22 @@ impl WaitList {
         target: WakeRef<'_>,
         mut op: impl FnMut() -> Option<R>,
     ) -> core::task::Poll<R> {
-        waiter.take_notification();
+        // Whether we were notified: if our retry then fails, we go back to the front.
+        let mut woken = waiter.take_notification();
         loop {
             if let Some(r) = op() {
                 self.unregister(waiter);
                 return core::task::Poll::Ready(r);
             }
-            if self.register(waiter, target) {
+            if self.register(waiter, target, woken) {
                 if let Some(r) = op() {
                     self.unregister(waiter);
                     return core::task::Poll::Ready(r);
                 }
                 return core::task::Poll::Pending;
             }
+            // `register` consumed a notification: retry, and keep our place if it fails.
+            woken = true;
         }
     }
 

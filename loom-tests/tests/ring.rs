@@ -1,0 +1,547 @@
+//! The stamped MPMC ring, through the non-blocking API (`try_send`, `try_recv`,
+//! `force_send`, `len`, `close`).
+//!
+//! Every model checks exactly-once delivery: each item is received once, or handed back
+//! (`Full`/`Closed`/evicted), or still queued and drained at the end — and, through the
+//! ledger, dropped exactly once, with loom's `Track` catching leaks.
+#![cfg(loom)]
+
+mod common;
+
+use common::*;
+use loom::thread;
+use sluicebox::{bounded, bounded_starting_at_lap, StaticChannel, TryRecvError, TrySendError};
+
+/// The lap that puts a ring of `cap` one lap before its position word wraps.
+fn last_lap(cap: usize) -> usize {
+    let one_lap = (cap + 1).next_power_of_two() * 2;
+    usize::MAX / one_lap
+}
+
+/// One producer thread sending ids `0..n` with `try_send`, one consumer thread calling
+/// `try_recv` `n` times; then the main thread drains the rest. Checks exactly-once and FIFO
+/// (the successful sends arrive in order), that `len` stays within `0..=cap`, and that
+/// once the producer is joined nothing is "in flight" any more (`try_recv` never says
+/// Empty before Closed). Afterwards: some execution delivered every item while both
+/// threads ran (the model did explore the interleavings, see `common`).
+fn spsc(cap: usize, n: usize, start_lap: usize) {
+    let outcomes = Outcomes::new();
+    let seen = outcomes.clone();
+    model(move || {
+        let ledger = Ledger::new(n);
+        let gate = Gate::new();
+        let (tx, rx) = bounded_starting_at_lap::<Item>(cap, start_lap);
+        let (l, g) = (ledger.clone(), gate.clone());
+        let producer = thread::spawn(move || {
+            let mut returned = Vec::new();
+            for i in 0..n {
+                g.point();
+                match tx.try_send(l.item(i)) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(v)) => returned.push(id(v)),
+                    Err(TrySendError::Closed(_)) => panic!("closed while a receiver lives"),
+                }
+                assert!(tx.len() <= cap);
+            }
+            returned
+            // `tx` dropped here: the last sender closes the channel.
+        });
+        let rx2 = rx.clone();
+        let consumer = thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..n {
+                gate.point();
+                match rx2.try_recv() {
+                    Ok(v) => got.push(id(v)),
+                    Err(TryRecvError::Empty) => {}
+                    // The producer finished and dropped the last sender.
+                    Err(TryRecvError::Closed) => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+                assert!(rx2.len() <= cap);
+            }
+            got
+        });
+        let returned = producer.join().unwrap();
+        let mut got = consumer.join().unwrap();
+        seen.record(got.len());
+        loop {
+            match rx.try_recv() {
+                Ok(v) => got.push(id(v)),
+                Err(TryRecvError::Closed) => break,
+                Err(e) => panic!("{e:?} after the producer was joined"),
+            }
+        }
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "out of order: {got:?}");
+        let mut all: Vec<usize> = got.iter().chain(&returned).copied().collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (0..n).collect::<Vec<_>>(),
+            "got {got:?} returned {returned:?}"
+        );
+        let stats = rx.stats();
+        assert_eq!(stats.sent, got.len() as u64);
+        assert_eq!(stats.received, got.len() as u64);
+        assert_eq!(stats.len, 0);
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+    outcomes.assert_seen(0);
+    outcomes.assert_seen(n);
+}
+
+#[test]
+fn spsc_cap1() {
+    spsc(1, 2, 0);
+}
+
+#[test]
+fn spsc_cap2() {
+    spsc(2, 3, 0);
+}
+
+/// `wrap`: a ring of capacity 1 whose first position is one lap before `usize` wraps: the
+/// second push lands on the wrapped position.
+#[test]
+fn wrap_spsc_cap1() {
+    spsc(1, 2, last_lap(1));
+}
+
+/// `wrap`, capacity 2: positions `origin`, `origin + 1`, then the wrapped lap.
+#[test]
+fn wrap_spsc_cap2() {
+    spsc(2, 3, last_lap(2));
+}
+
+/// `wrap`: the concurrent part straddles the wrap exactly. One item is sent and received
+/// before the threads start, so both ends sit at the last index of the last lap; then one
+/// thread sends two items (the last slot of the lap, then the first of the wrapped lap)
+/// while another receives, reading `len` and `stats` (which count positions from the
+/// origin with wrapping arithmetic) as it goes.
+#[test]
+fn wrap_straddle_cap2() {
+    let outcomes = Outcomes::new();
+    let seen = outcomes.clone();
+    model(move || {
+        let ledger = Ledger::new(3);
+        let gate = Gate::new();
+        let (tx, rx) = bounded_starting_at_lap::<Item>(2, last_lap(2));
+        tx.try_send(ledger.item(0)).unwrap();
+        assert_eq!(rx.try_recv().map(id), Ok(0));
+        let (l, g) = (ledger.clone(), gate.clone());
+        let producer = thread::spawn(move || {
+            g.point();
+            tx.try_send(l.item(1)).unwrap();
+            g.point();
+            tx.try_send(l.item(2))
+                .unwrap_or_else(|e| panic!("{e:?}: 2 free slots"));
+        });
+        let rx2 = rx.clone();
+        let consumer = thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                gate.point();
+                let stats = rx2.stats();
+                assert!(stats.len <= 2);
+                assert_eq!(stats.sent - stats.received, stats.len as u64, "{stats:?}");
+                assert!((1..=3).contains(&stats.sent), "{stats:?}");
+                assert!(stats.received >= 1 + got.len() as u64, "{stats:?}");
+                gate.point();
+                if let Ok(v) = rx2.try_recv() {
+                    got.push(id(v));
+                }
+            }
+            got
+        });
+        producer.join().unwrap();
+        let mut got = consumer.join().unwrap();
+        seen.record(got.clone());
+        while let Ok(v) = rx.try_recv() {
+            got.push(id(v));
+        }
+        assert_eq!(got, [1, 2]);
+        let stats = rx.stats();
+        assert_eq!((stats.sent, stats.received, stats.len), (3, 3, 0));
+        assert!(rx.is_closed() && rx.is_empty());
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+    // The item in the wrapped lap was received while the producer was running.
+    outcomes.assert_seen(vec![1, 2]);
+}
+
+/// `wrap` on a static channel (`StaticChannel::starting_at_lap`), leaked for `'static`
+/// handles: capacity 1, so every push moves to the next lap and the second one wraps.
+#[test]
+fn wrap_static_cap1() {
+    let outcomes = Outcomes::new();
+    let seen = outcomes.clone();
+    model(move || {
+        let ledger = Ledger::new(2);
+        let gate = Gate::new();
+        let ch: &'static StaticChannel<Item, 1> =
+            Box::leak(Box::new(StaticChannel::starting_at_lap(last_lap(1))));
+        let (tx, rx) = ch.split();
+        let (l, g) = (ledger.clone(), gate.clone());
+        let producer = thread::spawn(move || {
+            let mut returned = Vec::new();
+            for i in 0..2 {
+                g.point();
+                if let Err(e) = tx.try_send(l.item(i)) {
+                    assert!(e.is_full());
+                    returned.push(id(e.into_inner()));
+                }
+            }
+            returned
+        });
+        let rx2 = ch.receiver();
+        let consumer = thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                gate.point();
+                if let Ok(v) = rx2.try_recv() {
+                    got.push(id(v));
+                }
+                assert!(ch.len() <= 1);
+            }
+            got
+        });
+        let returned = producer.join().unwrap();
+        let mut got = consumer.join().unwrap();
+        seen.record(got.len());
+        loop {
+            match rx.try_recv() {
+                Ok(v) => got.push(id(v)),
+                Err(TryRecvError::Closed) => break,
+                Err(e) => panic!("{e:?} after the producer was joined"),
+            }
+        }
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "out of order: {got:?}");
+        let mut all: Vec<usize> = got.iter().chain(&returned).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, [0, 1]);
+        let stats = ch.stats();
+        assert_eq!(
+            (stats.sent, stats.received),
+            (got.len() as u64, got.len() as u64)
+        );
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+    outcomes.assert_seen(2);
+}
+
+/// Two producers (one item each) and two consumers (one `try_recv` each), then a drain:
+/// exactly-once. Afterwards: some execution had both consumers receive.
+fn mpmc_2x2(cap: usize, gates: bool) {
+    let outcomes = Outcomes::new();
+    let seen = outcomes.clone();
+    model(move || {
+        let ledger = Ledger::new(2);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(cap);
+        let producers: Vec<_> = (0..2)
+            .map(|i| {
+                let (tx, l, g) = (tx.clone(), ledger.clone(), gate.clone());
+                thread::spawn(move || {
+                    if gates {
+                        g.point();
+                    }
+                    match tx.try_send(l.item(i)) {
+                        Ok(()) => None,
+                        Err(TrySendError::Full(v)) => Some(id(v)),
+                        Err(TrySendError::Closed(_)) => panic!("closed while a receiver lives"),
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        // One consumer in a spawned thread, the other is the main thread (a fifth thread
+        // costs minutes); the gate before the main thread's receive lets DPOR move it after
+        // the other threads' operations (see `common`).
+        let consumer = {
+            let (rx, g) = (rx.clone(), gate.clone());
+            thread::spawn(move || {
+                if gates {
+                    g.point();
+                }
+                rx.try_recv().ok().map(id)
+            })
+        };
+        gate.point();
+        let mut got: Vec<usize> = rx.try_recv().ok().map(id).into_iter().collect();
+        let mut returned = Vec::new();
+        for p in producers {
+            returned.extend(p.join().unwrap());
+        }
+        got.extend(consumer.join().unwrap());
+        seen.record(got.len());
+        loop {
+            match rx.try_recv() {
+                Ok(v) => got.push(id(v)),
+                Err(TryRecvError::Closed) => break,
+                Err(e) => panic!("{e:?} after every thread was joined"),
+            }
+        }
+        let mut all: Vec<usize> = got.iter().chain(&returned).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, [0, 1], "got {got:?} returned {returned:?}");
+        if cap >= 2 {
+            // Two sends into two free slots: neither may be refused.
+            assert!(
+                returned.is_empty(),
+                "false full at capacity {cap}: {returned:?}"
+            );
+        }
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+    outcomes.assert_seen(0);
+    outcomes.assert_seen(2);
+}
+
+#[test]
+fn mpmc_2x2_cap1() {
+    mpmc_2x2(1, true);
+}
+
+/// Also `false-full`: two items into two free slots are never refused, whatever the
+/// receivers do meanwhile.
+#[test]
+fn mpmc_2x2_cap2_false_full() {
+    mpmc_2x2(2, true);
+}
+
+/// `force_send` racing `recv`: capacity 1, pre-filled with item 0. One thread force-sends
+/// item 1 (evicting 0 if it is still there); another receives once. Every item is
+/// received, evicted and returned, or still queued — exactly once; the `evicted` statistic
+/// matches the evictions returned. Afterwards: both "evicted, then the new item was
+/// received" and "received the old item, no eviction" were explored.
+#[test]
+fn force_send_vs_recv_cap1() {
+    let outcomes = Outcomes::new();
+    let seen = outcomes.clone();
+    model(move || {
+        let ledger = Ledger::new(2);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(1);
+        tx.try_send(ledger.item(0)).unwrap();
+        let (l, g) = (ledger.clone(), gate.clone());
+        let forcer = thread::spawn(move || {
+            g.point();
+            match tx.force_send(l.item(1)) {
+                Ok(evicted) => (evicted.map(id), None),
+                // Allowed only while the oldest slot cannot be evicted (it is mid-pop).
+                Err(TrySendError::Full(v)) => (None, Some(id(v))),
+                Err(TrySendError::Closed(_)) => panic!("closed while a receiver lives"),
+            }
+        });
+        let rx2 = rx.clone();
+        let receiver = thread::spawn(move || {
+            gate.point();
+            rx2.try_recv().ok().map(id)
+        });
+        let (evicted, refused) = forcer.join().unwrap();
+        let received = receiver.join().unwrap();
+        seen.record((evicted, refused, received));
+        let mut got: Vec<usize> = received.into_iter().collect();
+        while let Ok(v) = rx.try_recv() {
+            got.push(id(v));
+        }
+        assert!(rx.is_closed());
+        let mut all: Vec<usize> = got
+            .iter()
+            .chain(&evicted)
+            .chain(&refused)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            [0, 1],
+            "got {got:?} evicted {evicted:?} refused {refused:?}"
+        );
+        assert_eq!(rx.stats().evicted, evicted.iter().count() as u64);
+        if evicted.is_some() {
+            assert_eq!(evicted, Some(0), "only the oldest item is evicted");
+        }
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+    outcomes.assert_seen((Some(0), None, Some(1)));
+    outcomes.assert_seen((None, None, Some(0)));
+}
+
+/// Two `force_send`ers racing one receiver at capacity 1 (pre-filled): an eviction can
+/// be refilled by the other forcer, so a forcer may evict twice and drop the first
+/// eviction itself. Exactly-once by drop count, and `stats().evicted` equals the
+/// evictions returned plus those dropped inside `force_send`.
+///
+/// Fails on the code as of this writing: `Ring::pop`, finding the head slot still
+/// stamped "full, previous lap" (another pop claimed it with its CAS and has not yet
+/// stored the next stamp), takes the "stale head" branch and spins with no bound, so the
+/// two forcers spin, yielding to each other, while the thread that must finish the pop
+/// never runs; loom reports the model exceeding its branch limit. See the README.
+#[test]
+fn force_send_two_forcers_cap1() {
+    model(|| {
+        let ledger = Ledger::new(3);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(1);
+        tx.try_send(ledger.item(0)).unwrap();
+        let forcers: Vec<_> = (1..3)
+            .map(|i| {
+                let (tx, l, g) = (tx.clone(), ledger.clone(), gate.clone());
+                thread::spawn(move || {
+                    g.point();
+                    match tx.force_send(l.item(i)) {
+                        Ok(evicted) => (evicted.map(id), None),
+                        Err(TrySendError::Full(v)) => (None, Some(id(v))),
+                        Err(TrySendError::Closed(_)) => panic!("closed while a receiver lives"),
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        gate.point();
+        let got_first = rx.try_recv().ok().map(id);
+        let mut seen: Vec<usize> = got_first.into_iter().collect();
+        let mut evictions_returned = 0;
+        for f in forcers {
+            let (evicted, refused) = f.join().unwrap();
+            evictions_returned += evicted.is_some() as u64;
+            seen.extend(evicted);
+            seen.extend(refused);
+        }
+        while let Ok(v) = rx.try_recv() {
+            seen.push(id(v));
+        }
+        // Items not seen were dropped inside `force_send` (an earlier eviction of a retry).
+        let dropped_inside: Vec<usize> = (0..3).filter(|i| !seen.contains(i)).collect();
+        for &i in &dropped_inside {
+            assert_eq!(ledger.drops(i), 1, "item {i} neither seen nor dropped");
+        }
+        let mut sorted = seen.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), seen.len(), "an item was seen twice: {seen:?}");
+        assert_eq!(
+            rx.stats().evicted,
+            evictions_returned + dropped_inside.len() as u64,
+            "seen {seen:?}"
+        );
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+}
+
+/// `len()` (and `stats`) read while a send, a receive and a close race: always within
+/// `0..=capacity`, and a snapshot's `sent - received == len`.
+#[test]
+fn len_within_bounds_during_send_recv_close() {
+    let outcomes = Outcomes::new();
+    let seen = outcomes.clone();
+    model(move || {
+        let ledger = Ledger::new(2);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(2);
+        tx.try_send(ledger.item(0)).unwrap();
+        let (l, g, tx2) = (ledger.clone(), gate.clone(), tx.clone());
+        let sender = thread::spawn(move || {
+            g.point();
+            tx2.try_send(l.item(1)).map_err(|e| id(e.into_inner()))
+        });
+        let (rx2, g) = (rx.clone(), gate.clone());
+        let receiver = thread::spawn(move || {
+            g.point();
+            rx2.try_recv().ok().map(id)
+        });
+        let (tx3, g) = (tx.clone(), gate.clone());
+        let closer = thread::spawn(move || {
+            g.point();
+            tx3.close();
+        });
+        let mut lens = Vec::new();
+        for _ in 0..2 {
+            gate.point();
+            let s = tx.stats();
+            assert!(s.len <= 2, "{s:?}");
+            assert_eq!(s.sent - s.received, s.len as u64, "{s:?}");
+            let len = tx.len();
+            assert!(len <= 2, "len {len}");
+            lens.push(len);
+        }
+        let refused = sender.join().unwrap();
+        let got = receiver.join().unwrap();
+        closer.join().unwrap();
+        seen.record(lens);
+        drop(tx);
+        let mut all: Vec<usize> = got.into_iter().chain(refused.err()).collect();
+        while let Ok(v) = rx.try_recv() {
+            all.push(id(v));
+        }
+        all.sort_unstable();
+        assert_eq!(all, [0, 1]);
+        assert_eq!(rx.len(), 0);
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+    // The reads saw the queue change under them: full (2) and drained (0) were both read.
+    outcomes.assert_seen(vec![1, 2]);
+    outcomes.assert_seen(vec![1, 0]);
+}
+
+/// `skip-hang` / `hol`: capacity 1, the only slot reserved by a held `Permit` (claimed,
+/// not yet published). A `try_send` from another thread must report `Full` and return
+/// its value, not spin until the permit is published: the permit's holder waits for the
+/// sender (`join`) before it sends, so a spinning `try_send` never finishes (loom reports
+/// the spin as exceeding its branch limit).
+#[test]
+fn skip_hang_try_send_behind_held_permit_cap1() {
+    model(|| {
+        let ledger = Ledger::new(2);
+        let (tx, rx) = bounded::<Item>(1);
+        let permit_tx = tx.clone();
+        let permit = permit_tx
+            .try_reserve()
+            .expect("an empty channel has a free slot");
+        let l = ledger.clone();
+        let sender = thread::spawn(move || match tx.try_send(l.item(1)) {
+            Err(TrySendError::Full(v)) => id(v),
+            other => panic!("expected Full behind a held permit, got {other:?}"),
+        });
+        assert_eq!(sender.join().unwrap(), 1);
+        permit.send(ledger.item(0));
+        drop(permit_tx);
+        assert_eq!(rx.try_recv().map(id), Ok(0));
+        assert_eq!(rx.try_recv().map(id), Err(TryRecvError::Closed));
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+}
+
+/// `skip-hang`: as above for `force_send`, whose docs promise `Full` "when the oldest
+/// slot cannot be evicted because it is reserved by a Permit that is still held".
+#[test]
+fn skip_hang_force_send_behind_held_permit_cap1() {
+    model(|| {
+        let ledger = Ledger::new(2);
+        let (tx, rx) = bounded::<Item>(1);
+        let permit_tx = tx.clone();
+        let permit = permit_tx
+            .try_reserve()
+            .expect("an empty channel has a free slot");
+        let l = ledger.clone();
+        let sender = thread::spawn(move || match tx.force_send(l.item(1)) {
+            Err(TrySendError::Full(v)) => id(v),
+            other => panic!("expected Full behind a held permit, got {other:?}"),
+        });
+        assert_eq!(sender.join().unwrap(), 1);
+        permit.send(ledger.item(0));
+        drop(permit_tx);
+        assert_eq!(rx.try_recv().map(id), Ok(0));
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+}
