@@ -23,8 +23,8 @@ mod wait;
 pub use chan::{bounded, bounded_starting_at_lap};
 pub use chan::{
     error::{RecvError, SendError, TryRecvError, TrySendError},
-    ClosedFuture, Permit, Receiver, RecvFuture, RecvStream, ReserveFuture, SendFuture, Sender,
-    StaticReceiver, StaticSender, WeakSender,
+    ClosedFuture, Monitor, Permit, Receiver, RecvFuture, RecvStream, ReserveFuture, SendFuture,
+    Sender, StaticMonitor, StaticReceiver, StaticSender, WeakSender,
 };
 #[cfg(feature = "alloc")]
 pub use semaphore::OwnedSemaphorePermit;

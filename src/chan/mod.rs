@@ -6,11 +6,13 @@
 mod core;
 pub(crate) mod error;
 mod future;
+mod monitor;
 mod receiver;
 mod sender;
 
 pub(crate) use self::core::Chan;
 pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
+pub use monitor::Monitor;
 pub use receiver::{Receiver, RecvStream};
 pub use sender::{Sender, WeakSender};
 
@@ -20,6 +22,8 @@ use crate::storage::StaticChannel;
 pub type StaticSender<'a, T, const N: usize> = Sender<T, &'a StaticChannel<T, N>>;
 /// A [`Receiver`] of a [`StaticChannel`].
 pub type StaticReceiver<'a, T, const N: usize> = Receiver<T, &'a StaticChannel<T, N>>;
+/// A [`Monitor`] of a [`StaticChannel`].
+pub type StaticMonitor<'a, T, const N: usize> = Monitor<T, &'a StaticChannel<T, N>>;
 
 /// Declares a handle struct whose channel reference defaults to [`Heap`](crate::Heap) when
 /// the heap exists (`alloc`), so `Sender<T>` means a heap channel's sender.
@@ -52,6 +56,30 @@ pub(crate) use handle_struct;
 /// The monitoring and closing methods every handle (and `StaticChannel`) has: one-line
 /// delegations to `Chan`, written once.
 macro_rules! observers {
+    () => {
+        crate::chan::readers!();
+
+        /// Closes the channel: sends fail from now on; items already queued can still be
+        /// received, then receivers see the end. Wakes every waiting sender and receiver.
+        /// Returns `true` if this call closed it.
+        ///
+        /// ```
+        /// let (tx, rx) = sluicebox::bounded::<u8>(4);
+        /// tx.try_send(1).unwrap();
+        /// assert!(rx.close());
+        /// assert!(tx.try_send(2).unwrap_err().is_closed());
+        /// assert_eq!(rx.try_recv(), Ok(1));
+        /// assert_eq!(rx.try_recv(), Err(sluicebox::TryRecvError::Closed));
+        /// ```
+        pub fn close(&self) -> bool {
+            self.chan().close()
+        }
+    };
+}
+pub(crate) use observers;
+
+/// The read-only monitoring methods: every handle, `StaticChannel` and [`Monitor`].
+macro_rules! readers {
     () => {
         /// Number of items in the channel now. Always in `0..=capacity`.
         ///
@@ -93,22 +121,6 @@ macro_rules! observers {
         /// ```
         pub fn is_full(&self) -> bool {
             self.len() == self.capacity()
-        }
-
-        /// Closes the channel: sends fail from now on; items already queued can still be
-        /// received, then receivers see the end. Wakes every waiting sender and receiver.
-        /// Returns `true` if this call closed it.
-        ///
-        /// ```
-        /// let (tx, rx) = sluicebox::bounded::<u8>(4);
-        /// tx.try_send(1).unwrap();
-        /// assert!(rx.close());
-        /// assert!(tx.try_send(2).unwrap_err().is_closed());
-        /// assert_eq!(rx.try_recv(), Ok(1));
-        /// assert_eq!(rx.try_recv(), Err(sluicebox::TryRecvError::Closed));
-        /// ```
-        pub fn close(&self) -> bool {
-            self.chan().close()
         }
 
         /// Whether the channel is closed.
@@ -159,7 +171,7 @@ macro_rules! observers {
         }
     };
 }
-pub(crate) use observers;
+pub(crate) use readers;
 
 impl<T, const N: usize> StaticChannel<T, N> {
     /// A sender and a receiver for this channel. More come from `clone`, [`sender`] and
@@ -203,6 +215,20 @@ impl<T, const N: usize> StaticChannel<T, N> {
     /// ```
     pub fn receiver(&self) -> StaticReceiver<'_, T, N> {
         Receiver::new(self)
+    }
+
+    /// A read-only [`Monitor`] of this channel: `stats()`, `len()` and friends, not
+    /// counted as a sender or receiver.
+    ///
+    /// ```
+    /// static CH: sluicebox::StaticChannel<u8, 2> = sluicebox::StaticChannel::new();
+    /// let gauge = CH.monitor();
+    /// let (tx, _rx) = CH.split();
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!((gauge.len(), gauge.sender_count()), (1, 1));
+    /// ```
+    pub fn monitor(&self) -> StaticMonitor<'_, T, N> {
+        Monitor::new(self)
     }
 
     fn chan(&self) -> &Chan<T, [crate::ring::Slot<T>; N]> {

@@ -231,6 +231,19 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
         core::ptr::eq(self.chan(), other.chan())
     }
 
+    /// A read-only [`Monitor`](crate::Monitor) of this channel, for a dashboard or a
+    /// metrics exporter. It is not counted as a sender or receiver.
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded::<u8>(4);
+    /// let gauge = tx.monitor();
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(gauge.stats().len, 1);
+    /// ```
+    pub fn monitor(&self) -> crate::Monitor<T, R> {
+        crate::Monitor::new(self.chan.clone())
+    }
+
     observers!();
 }
 
