@@ -12,6 +12,8 @@
 //! and every channel made, before the window opens; a start gate releases them inside it.
 //! The window covers the executor's own wakeups too: a non-zero count can come from the
 //! executor, which is why the same workload also runs on `mini::block_on`.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 #![cfg(not(miri))]
 
 mod common;

@@ -1,5 +1,7 @@
 //! The behavioural suite (`tests/suite`) on futures' executors: `block_on` with a
 //! `ThreadPool` for spawned tasks, and a `LocalPool`.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 #![cfg(not(miri))]
 
 mod common;

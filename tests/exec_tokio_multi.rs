@@ -1,4 +1,6 @@
 //! The behavioural suite (`tests/suite`) on TokioMulti.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 #![cfg(not(miri))]
 
 mod common;

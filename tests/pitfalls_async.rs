@@ -3,6 +3,8 @@
 //! two executors (tokio current-thread and the allocation-free `mini::block_on`, plus others
 //! where threads matter), under the watchdog. Hand-driven scenarios poll futures with
 //! counting wakers and assert exactly who was woken.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 #![cfg(not(miri))]
 
 mod common;

@@ -11,6 +11,8 @@
 //! | `panic_drop` | a `Drop` that panics leaves every other item dropped exactly once |
 //! | `real_bound` | cloning senders never adds capacity |
 //! | `forget_handle` | a forgotten handle never deadlocks a close from the other side |
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 
 mod try_support;
 

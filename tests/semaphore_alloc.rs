@@ -6,6 +6,8 @@
 //! `thread::current()`) stays outside the window. Inside it: 10,000 contended
 //! acquire/release cycles in which almost every acquire waits, and the count must be
 //! exactly 0.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -8,6 +8,8 @@
 //! Tests named after a PITFALLS tag: `permit_accounting_*` (`permit-accounting`),
 //! `register_race_*` (`register-race`: a release lands, from another thread, exactly while
 //! the acquirer is queueing), `panic_drop_*` (`panic-drop`: a waker that panics).
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 
 use std::future::Future;
 use std::io::Write as _;

@@ -15,6 +15,8 @@
 //! Every test runs under a [`Watchdog`]: a lost wakeup or a deadlock aborts the test binary
 //! after 20 s with the semaphore's state, instead of hanging the suite (a panic on a side
 //! thread could not stop a hung test).
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 
 use std::future::Future;
 use std::io::Write as _;

@@ -1,5 +1,7 @@
 //! `stats()` snapshots and the `Monitor` handle: invariants under concurrent load, exact
 //! when quiet, and the monitor's lifetime rules.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 
 use sluicebox::{bounded, Monitor, StaticChannel, Stats, TrySendError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

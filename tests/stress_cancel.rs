@@ -6,6 +6,8 @@
 //! A cancelled `send` drops its value (documented), so producers send `Copy` values and
 //! resend the same value after a cancelled send. A cancelled `reserve` or `recv` loses
 //! nothing by contract.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 #![cfg(not(miri))]
 
 mod common;

@@ -11,6 +11,8 @@
 //! - the end: closed by the last producer, every item received, `sent == received`.
 //!
 //! Every run is under a watchdog, so a lost item or a spin fails instead of hanging.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 
 mod try_support;
 

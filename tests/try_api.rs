@@ -4,6 +4,8 @@
 //! Most checks are written once, generic over the channel reference `R`, and the
 //! `both_storages!` macro runs each on a `bounded(N)` channel and on a
 //! `StaticChannel<_, N>`, so the two storages cannot drift apart.
+// Uses heap channels and the blocking API.
+#![cfg(feature = "std")]
 
 mod try_support;
 

@@ -8,7 +8,9 @@ use super::error::SendError;
 use super::Chan;
 use crate::ring::{Claim, PopError, PushError};
 use crate::storage::Storage;
-use crate::wait::{WaitList, Waiter, WakeRef};
+#[cfg(feature = "std")]
+use crate::wait::WaitList;
+use crate::wait::{Waiter, WakeRef};
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;

@@ -1,6 +1,8 @@
 //! Receiving handles.
 
-use super::error::{RecvError, TryRecvError};
+#[cfg(feature = "std")]
+use super::error::RecvError;
+use super::error::TryRecvError;
 use super::future::{recv_op, RecvFuture};
 use super::{handle_struct, observers, Chan};
 use crate::storage::ChannelRef;

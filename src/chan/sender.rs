@@ -1,5 +1,7 @@
 //! Sending handles.
 
+// `SendError` is named by `send_blocking` (std) and by doc links.
+#[cfg_attr(not(feature = "std"), allow(unused_imports))]
 use super::error::{SendError, TrySendError};
 use super::future::{ClosedFuture, Permit, ReserveFuture, SendFuture};
 use super::{handle_struct, observers, Chan};

@@ -1,6 +1,9 @@
 //! Unit tests of the ring alone (no channel, no wait lists). Run under miri too.
 
 use super::*;
+// The crate is `no_std` without features; the tests still have std.
+extern crate std;
+use std::vec::Vec;
 
 fn slots<T>(cap: usize, start_lap: usize) -> Vec<Slot<T>> {
     (0..cap)
