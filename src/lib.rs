@@ -10,6 +10,9 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+// Unit tests use `Vec` even when the crate itself is `no_std`.
+#[cfg(all(test, not(feature = "std")))]
+extern crate std;
 
 mod chan;
 mod loom;

@@ -1,8 +1,9 @@
 //! Unit tests of the ring alone (no channel, no wait lists). Run under miri too.
 
 use super::*;
-// The crate is `no_std` without features; the tests still have std.
-extern crate std;
+// Without features the crate is `no_std` (lib.rs links std for tests); with them, the
+// prelude has `Vec` already.
+#[allow(unused_imports)]
 use std::vec::Vec;
 
 fn slots<T>(cap: usize, start_lap: usize) -> Vec<Slot<T>> {
