@@ -26,8 +26,8 @@ mod wait;
 pub use chan::{bounded, bounded_starting_at_lap};
 pub use chan::{
     error::{RecvError, SendError, TryRecvError, TrySendError},
-    ClosedFuture, Monitor, Permit, Receiver, RecvFuture, RecvStream, ReserveFuture, SendFuture,
-    Sender, StaticMonitor, StaticReceiver, StaticSender, WeakSender,
+    ClosedFuture, Monitor, Permit, PollSender, Receiver, RecvFuture, RecvStream, ReserveFuture,
+    SendFuture, Sender, StaticMonitor, StaticReceiver, StaticSender, WeakSender,
 };
 #[cfg(feature = "alloc")]
 pub use semaphore::OwnedSemaphorePermit;

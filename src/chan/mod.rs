@@ -7,12 +7,14 @@ mod core;
 pub(crate) mod error;
 mod future;
 mod monitor;
+mod poll_sender;
 mod receiver;
 mod sender;
 
 pub(crate) use self::core::Chan;
 pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
 pub use monitor::Monitor;
+pub use poll_sender::PollSender;
 pub use receiver::{Receiver, RecvStream};
 pub use sender::{Sender, WeakSender};
 
