@@ -24,7 +24,7 @@ use try_support::{watchdog, WATCHDOG_SECS};
 #[cfg(not(miri))]
 const ITEMS: usize = 50_000;
 #[cfg(miri)]
-const ITEMS: usize = 48;
+const ITEMS: usize = 24;
 
 const SHAPES: [(usize, usize); 4] = [(1, 1), (4, 1), (1, 4), (4, 4)];
 
