@@ -33,7 +33,11 @@ fn poll_reserve_waits_then_gets_the_freed_slot() {
     assert!(ps.as_mut().poll_reserve(&mut cx).is_pending());
     assert_eq!(rx.stats().senders_waiting, 1);
     assert_eq!(rx.try_recv(), Ok(1));
-    assert_eq!(woken(&count), 1, "the freed slot woke the waiting PollSender");
+    assert_eq!(
+        woken(&count),
+        1,
+        "the freed slot woke the waiting PollSender"
+    );
     match ps.as_mut().poll_reserve(&mut cx) {
         Poll::Ready(Ok(permit)) => permit.send(2),
         other => panic!("expected a permit, got {other:?}"),
@@ -60,7 +64,11 @@ fn poll_reserve_dropped_after_wake_hands_the_wakeup_on() {
             .poll_reserve(&mut Context::from_waker(&w2))
             .is_pending());
         assert_eq!(rx.try_recv(), Ok(1));
-        assert_eq!((woken(&c1), woken(&c2)), (1, 0), "FIFO: the first waiter is woken");
+        assert_eq!(
+            (woken(&c1), woken(&c2)),
+            (1, 0),
+            "FIFO: the first waiter is woken"
+        );
         // Dropped without polling again: the wakeup must move on (PITFALLS `handoff`).
     }
     assert_eq!(woken(&c2), 1, "the dropped waiter handed its wakeup on");
@@ -81,7 +89,10 @@ fn poll_reserve_reports_close_and_wakes_on_it() {
     assert!(ps.as_mut().poll_reserve(&mut cx).is_pending());
     drop(rx);
     assert_eq!(woken(&count), 1, "close wakes the waiting sender");
-    assert!(matches!(ps.as_mut().poll_reserve(&mut cx), Poll::Ready(Err(_))));
+    assert!(matches!(
+        ps.as_mut().poll_reserve(&mut cx),
+        Poll::Ready(Err(_))
+    ));
     assert!(ps.get_ref().is_closed());
 }
 

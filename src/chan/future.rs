@@ -281,8 +281,20 @@ debug_future!(SendFuture, RecvFuture, ReserveFuture, ClosedFuture);
 /// Runs `op` to completion on the current thread, parking it while `op` must wait.
 #[cfg(feature = "std")]
 pub(crate) fn block_on_op<R>(list: &WaitList, mut op: impl FnMut() -> Option<R>) -> R {
-    if let Some(r) = op() {
-        return r;
+    // Spin (then yield) briefly before parking: waking a parked thread costs 1-40 us (an
+    // idle virtual CPU must be woken), while the other side usually frees a slot within
+    // a few hundred ns. Measured (benches/channels.rs, 2-core VM): blocking SPSC cap 1
+    // went from 46.5 us to ~0.4 us per message. Until we register this is the same as
+    // calling `try_*` in a loop, so FIFO among parked waiters is unchanged.
+    let backoff = crate::loom::Backoff::new();
+    loop {
+        if let Some(r) = op() {
+            return r;
+        }
+        if backoff.is_completed() {
+            break;
+        }
+        backoff.snooze();
     }
     struct Unregister<'a> {
         list: &'a WaitList,
