@@ -35,9 +35,12 @@
 //! 4. Between claim and stamp store a slot is *in flight*. A push that finds its slot still
 //!    holding last lap's value while `head` has moved past it (a pop is in flight), or a
 //!    pop that finds its slot not yet written while `tail` has moved past it (a push is in
-//!    flight), waits with a bounded backoff, then reports Full / Empty. It never spins
-//!    without bound (PITFALLS `skip-hang`), and the in-flight operation, when it finishes,
-//!    wakes a waiter of the other side, so an async or blocking caller loses nothing.
+//!    flight), waits with a bounded backoff, then reports `Busy` (the try API says Full /
+//!    Empty). It never spins without bound (PITFALLS `skip-hang`), and the in-flight
+//!    operation, when it finishes, wakes a waiter of the other side, so an async or
+//!    blocking caller loses nothing. `Busy` is kept apart from a true Full / Empty because
+//!    there may be items (or free slots) *behind* the slot in flight: a waiter that saw
+//!    it passes the baton when it completes (wait-list invariant 3a).
 //!    A plain `try_send` can therefore see Full while one slot is mid-pop (PITFALLS
 //!    `false-full`): only after the backoff (~100 spins and a few yields) has expired.
 //! 5. A position can be claimed now and published later (`claim`, then `fill` or `skip`):
@@ -102,8 +105,11 @@ impl<T> Slot<T> {
 /// Why a push did not happen. The value always comes back.
 #[derive(Debug)]
 pub(crate) enum PushError<T> {
-    /// Every slot is taken (or one is still being read; see invariant 4).
+    /// Every slot is taken.
     Full(T),
+    /// Every slot is taken, but the oldest is being read (or stepped over) right now; the
+    /// bounded backoff ran out first (invariant 4).
+    Busy(T),
     /// The ring was closed.
     Closed(T),
 }
@@ -117,13 +123,19 @@ pub(crate) enum PopError {
     Closed,
     /// Stepped over a hole (an unused reservation): a slot was freed, no item taken.
     Hole,
+    /// The oldest slot is claimed but not yet published (a push mid-write, or a held
+    /// permit), so nothing can be taken now, though items may be queued behind it; the
+    /// bounded backoff ran out first (invariant 4).
+    Busy,
 }
 
 /// Why a position could not be claimed.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Claim {
-    /// Every slot is taken (or one is mid-pop; see invariant 4).
+    /// Every slot is taken.
     Full,
+    /// Every slot is taken, but the oldest is mid-pop (see invariant 4).
+    Busy,
     /// The ring was closed.
     Closed,
 }
@@ -220,6 +232,7 @@ impl Ring {
                 Ok(())
             }
             Err(Claim::Full) => Err(PushError::Full(value)),
+            Err(Claim::Busy) => Err(PushError::Busy(value)),
             Err(Claim::Closed) => Err(PushError::Closed(value)),
         }
     }
@@ -264,8 +277,11 @@ impl Ring {
                 fence(Ordering::SeqCst);
                 // Relaxed: ordered by the fence above; only compared for equality.
                 let head = self.head.load(Ordering::Relaxed);
-                if head.wrapping_add(self.one_lap) == tail || backoff.is_completed() {
+                if head.wrapping_add(self.one_lap) == tail {
                     return Err(Claim::Full);
+                }
+                if backoff.is_completed() {
+                    return Err(Claim::Busy);
                 }
                 backoff.snooze();
                 // Relaxed: a fresh guess, as above.
@@ -381,7 +397,7 @@ impl Ring {
                     });
                 }
                 if backoff.is_completed() {
-                    return Err(PopError::Empty);
+                    return Err(PopError::Busy);
                 }
                 backoff.snooze();
                 // Relaxed: a fresh guess, as above.
@@ -488,7 +504,7 @@ impl Ring {
             match self.pop(slots) {
                 Ok(item) => drop(item),
                 Err(PopError::Hole) => {}
-                Err(PopError::Empty | PopError::Closed) => return freed,
+                Err(PopError::Empty | PopError::Closed | PopError::Busy) => return freed,
             }
             freed += 1;
         }

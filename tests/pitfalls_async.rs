@@ -1309,6 +1309,55 @@ fn hol_receivers_wait_at_permit<R: Rt>(rt: &R) {
     });
 }
 
+/// Receivers that wait behind a held permit miss the notification of an item queued
+/// behind it (nobody was waiting when it was sent, or the one woken for it stopped at the
+/// permit's slot); the permit's publish wakes only one. So a receiver that completes
+/// after waiting wakes the next one while items remain (wait-list invariant 3a), or the
+/// second receiver sleeps beside a queued item.
+fn handoff_baton_behind_held_permit<R: Rt>(rt: &R) {
+    rt.block_on(async {
+        for first_completes in [true, false] {
+            let (tx, rx) = bounded::<u64>(4);
+            let permit = tx.try_reserve().unwrap();
+            let (w1, w2) = (WakeCounter::new(), WakeCounter::new());
+            let mut r1 = Box::pin(rx.recv());
+            let mut r2 = Box::pin(rx.recv());
+            assert!(is_pending(&poll_with(r1.as_mut(), &w1.waker())));
+            assert!(is_pending(&poll_with(r2.as_mut(), &w2.waker())));
+            tx.try_send(1).unwrap();
+            assert_eq!(
+                (w1.count(), w2.count()),
+                (1, 0),
+                "FIFO: the first receiver woken"
+            );
+            // Its retry stops at the permit's slot: the first item is not written yet.
+            assert!(is_pending(&poll_with(r1.as_mut(), &w1.waker())));
+            if first_completes {
+                permit.send(0);
+                assert_eq!(w1.count(), 2, "the permit's item wakes the first in line");
+                assert_eq!(poll_with(r1.as_mut(), &w1.waker()), Poll::Ready(Some(0)));
+                assert_eq!(w2.count(), 1, "item 1 is left: the next receiver is woken");
+                assert_eq!(poll_with(r2.as_mut(), &w2.waker()), Poll::Ready(Some(1)));
+            } else {
+                // Dropped before the permit is published: nothing is reachable yet, so
+                // nobody needs waking; the publish wakes the second receiver, which
+                // takes item 0 and, item 1 being left, would wake a third.
+                drop(r1);
+                assert_eq!(w2.count(), 0);
+                let w3 = WakeCounter::new();
+                let mut r3 = Box::pin(rx.recv());
+                assert!(is_pending(&poll_with(r3.as_mut(), &w3.waker())));
+                permit.send(0);
+                assert_eq!((w2.count(), w3.count()), (1, 0));
+                assert_eq!(poll_with(r2.as_mut(), &w2.waker()), Poll::Ready(Some(0)));
+                assert_eq!(w3.count(), 1, "item 1 is left: the next receiver is woken");
+                assert_eq!(poll_with(r3.as_mut(), &w3.waker()), Poll::Ready(Some(1)));
+            }
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        }
+    });
+}
+
 /// A push on a full channel whose oldest slot is a held permit must answer Full (or park,
 /// for `send`) — not spin. Each operation runs on a scoped thread while this thread holds
 /// the permit; after a deadline the permit is dropped, which also ends any spin, so a
@@ -1405,6 +1454,8 @@ tests! {
     hol_other_senders_proceed_mini => hol_other_senders_proceed::<Mini>;
     hol_receivers_wait_at_permit_tokio_current => hol_receivers_wait_at_permit::<TokioCurrent>;
     hol_receivers_wait_at_permit_mini => hol_receivers_wait_at_permit::<Mini>;
+    handoff_baton_behind_held_permit_tokio_current => handoff_baton_behind_held_permit::<TokioCurrent>;
+    handoff_baton_behind_held_permit_mini => handoff_baton_behind_held_permit::<Mini>;
     hol_full_at_held_permit_answers_tokio_current =>
         hol_full_at_held_permit_answers::<TokioCurrent>;
     hol_dropped_permit_gives_slot_back_tokio_current =>

@@ -111,14 +111,20 @@ fn send_then_drop_blocking() {
 /// `recv_blocking`, in order; then the end.
 #[test]
 fn blocking_park_unpark_cap1_two_items() {
-    model(|| {
+    let parked = Outcomes::new();
+    let seen = parked.clone();
+    model(move || {
         let ledger = Ledger::new(2);
         let gate = Gate::new();
         let (tx, rx) = bounded::<Item>(1);
         let (l, g) = (ledger.clone(), gate.clone());
+        let parked = seen.clone();
         let s = thread::spawn(move || {
             for i in 0..2 {
                 g.point();
+                // A receiver waiting now is parked on an empty channel: only the unpark
+                // of the send below can wake it.
+                parked.record(("receiver parked", tx.stats().receivers_waiting > 0));
                 tx.send_blocking(l.item(i)).expect("open channel");
             }
         });
@@ -133,6 +139,8 @@ fn blocking_park_unpark_cap1_two_items() {
         r.join().unwrap();
         ledger.assert_all_dropped_once();
     });
+    // The park path was reached, not only the try path.
+    parked.assert_seen(("receiver parked", true));
 }
 
 /// `drop-once`: sends racing `close()` and the last receiver's drop (which drains the

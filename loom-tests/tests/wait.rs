@@ -409,3 +409,39 @@ fn unregister_queued_waiter_then_notify_recv_cancel() {
     outcomes.assert_seen((None, 0));
     outcomes.assert_seen((None, 1));
 }
+
+/// `handoff` along a line of waiters (wait-list invariant 3a): capacity 2, a held permit
+/// at the front of the line, two receivers. An item sent behind the permit cannot be
+/// taken, so receivers that register meanwhile miss its notification (or the one woken
+/// for it fails its retry at the permit's unwritten slot); the permit's publish wakes one
+/// receiver. That one must wake the next while an item is left, or the second receiver
+/// sleeps beside the queued item (a loom deadlock).
+#[test]
+fn handoff_baton_behind_held_permit() {
+    model(|| {
+        let ledger = Ledger::new(2);
+        let (tx, rx) = bounded::<Item>(2);
+        let permit = tx.try_reserve().unwrap();
+        let gate = Gate::new();
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let (rx, g) = (rx.clone(), gate.clone());
+                thread::spawn(move || {
+                    g.point();
+                    block_on(rx.recv())
+                        .map(id)
+                        .expect("an item for each receiver")
+                })
+            })
+            .collect();
+        gate.point();
+        tx.try_send(ledger.item(1)).unwrap();
+        gate.point();
+        permit.send(ledger.item(0));
+        let mut got: Vec<usize> = receivers.into_iter().map(|r| r.join().unwrap()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [0, 1], "each item received once");
+        drop((tx, rx));
+        ledger.assert_all_dropped_once();
+    });
+}

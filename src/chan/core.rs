@@ -157,7 +157,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         match self.push(value) {
             Ok(()) => Ok(()),
-            Err(PushError::Full(v)) => {
+            Err(PushError::Full(v) | PushError::Busy(v)) => {
                 self.count_rejection();
                 Err(TrySendError::Full(v))
             }
@@ -174,7 +174,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         self.pop().map_err(|e| match e {
             PopError::Closed => TryRecvError::Closed,
-            PopError::Empty | PopError::Hole => TryRecvError::Empty,
+            PopError::Empty | PopError::Busy | PopError::Hole => TryRecvError::Empty,
         })
     }
 
@@ -195,7 +195,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
             match self.push(value) {
                 Ok(()) => return Ok(evicted),
                 Err(PushError::Closed(v)) => return Err(TrySendError::Closed(v)),
-                Err(PushError::Full(v)) => {
+                Err(PushError::Full(v) | PushError::Busy(v)) => {
                     value = v;
                     // No sender wake here: the slot we free is the one we fill.
                     match self.ring.pop(self.slots()) {
@@ -207,7 +207,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
                         // A hole freed a slot we may not get: a parked sender may.
                         Err(PopError::Hole) => self.send_waiters.notify_one(),
                         // Full, yet the oldest slot cannot be taken: it is in flight.
-                        Err(PopError::Empty) if stalled => {
+                        Err(PopError::Empty | PopError::Busy) if stalled => {
                             drop(evicted);
                             return Err(TrySendError::Full(value));
                         }
@@ -239,6 +239,17 @@ impl<T, S: Storage<T>> Chan<T, S> {
 
     pub(crate) fn capacity(&self) -> usize {
         self.ring.capacity()
+    }
+
+    /// Whether a slot may be free for the next parked sender (wait-list invariant 3a).
+    pub(crate) fn space_left(&self) -> bool {
+        self.ring.len() < self.ring.capacity()
+    }
+
+    /// Whether an item may be queued for the next parked receiver (wait-list
+    /// invariant 3a).
+    pub(crate) fn items_left(&self) -> bool {
+        self.ring.len() > 0
     }
 
     pub(crate) fn sender_count(&self) -> usize {

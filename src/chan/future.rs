@@ -2,7 +2,9 @@
 //!
 //! Each future embeds a [`Waiter`]: waiting allocates nothing. Every future does one
 //! thing in `poll` — `WaitList::poll_op` with its operation — and unregisters its waiter
-//! in `Drop`, which hands on a wakeup it received but did not use.
+//! in `Drop`, which hands on a wakeup it received but did not use. The second closure
+//! given to `poll_op` says whether anything is left for the next waiter (wait-list
+//! invariant 3a).
 
 use super::error::SendError;
 use super::Chan;
@@ -10,7 +12,7 @@ use crate::ring::{Claim, PopError, PushError};
 use crate::storage::Storage;
 #[cfg(feature = "std")]
 use crate::wait::WaitList;
-use crate::wait::{Waiter, WakeRef};
+use crate::wait::{Blocked, Waiter, WakeRef};
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -54,16 +56,20 @@ impl<'a, T, S: Storage<T>> SendFuture<'a, T, S> {
 pub(crate) fn send_op<T, S: Storage<T>>(
     chan: &Chan<T, S>,
     slot: &mut Option<T>,
-) -> Option<Result<(), SendError<T>>> {
+) -> Result<Result<(), SendError<T>>, Blocked> {
     let value = slot
         .take()
         .expect("sluicebox: send future polled after it completed");
     match chan.push(value) {
-        Ok(()) => Some(Ok(())),
-        Err(PushError::Closed(v)) => Some(Err(SendError(v))),
+        Ok(()) => Ok(Ok(())),
+        Err(PushError::Closed(v)) => Ok(Err(SendError(v))),
         Err(PushError::Full(v)) => {
             *slot = Some(v);
-            None
+            Err(Blocked::Empty)
+        }
+        Err(PushError::Busy(v)) => {
+            *slot = Some(v);
+            Err(Blocked::Busy)
         }
     }
 }
@@ -75,8 +81,12 @@ impl<T, S: Storage<T>> Future for SendFuture<'_, T, S> {
         pinned_waiter!(self => this, waiter);
         let chan = this.chan;
         let value = &mut this.value;
-        chan.send_waiters
-            .poll_op(waiter, WakeRef::Task(cx.waker()), || send_op(chan, value))
+        chan.send_waiters.poll_op(
+            waiter,
+            WakeRef::Task(cx.waker()),
+            || send_op(chan, value),
+            || chan.space_left(),
+        )
     }
 }
 
@@ -105,12 +115,13 @@ impl<'a, T, S: Storage<T>> RecvFuture<'a, T, S> {
     }
 }
 
-/// The `recv` operation: `Some(Some(item))`, `Some(None)` at the end, `None` to wait.
-pub(crate) fn recv_op<T, S: Storage<T>>(chan: &Chan<T, S>) -> Option<Option<T>> {
+/// The `recv` operation: `Ok(Some(item))`, `Ok(None)` at the end, `Err` to wait.
+pub(crate) fn recv_op<T, S: Storage<T>>(chan: &Chan<T, S>) -> Result<Option<T>, Blocked> {
     match chan.pop() {
-        Ok(v) => Some(Some(v)),
-        Err(PopError::Closed) => Some(None),
-        Err(PopError::Empty | PopError::Hole) => None,
+        Ok(v) => Ok(Some(v)),
+        Err(PopError::Closed) => Ok(None),
+        Err(PopError::Empty | PopError::Hole) => Err(Blocked::Empty),
+        Err(PopError::Busy) => Err(Blocked::Busy),
     }
 }
 
@@ -120,8 +131,12 @@ impl<T, S: Storage<T>> Future for RecvFuture<'_, T, S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         pinned_waiter!(self => this, waiter);
         let chan = this.chan;
-        chan.recv_waiters
-            .poll_op(waiter, WakeRef::Task(cx.waker()), || recv_op(chan))
+        chan.recv_waiters.poll_op(
+            waiter,
+            WakeRef::Task(cx.waker()),
+            || recv_op(chan),
+            || chan.items_left(),
+        )
     }
 }
 
@@ -155,12 +170,17 @@ impl<'a, T, S: Storage<T>> Future for ReserveFuture<'a, T, S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         pinned_waiter!(self => this, waiter);
         let chan = this.chan;
-        chan.send_waiters
-            .poll_op(waiter, WakeRef::Task(cx.waker()), || match chan.claim() {
-                Ok(pos) => Some(Ok(Permit::new(chan, pos))),
-                Err(Claim::Closed) => Some(Err(SendError(()))),
-                Err(Claim::Full) => None,
-            })
+        chan.send_waiters.poll_op(
+            waiter,
+            WakeRef::Task(cx.waker()),
+            || match chan.claim() {
+                Ok(pos) => Ok(Ok(Permit::new(chan, pos))),
+                Err(Claim::Closed) => Ok(Err(SendError(()))),
+                Err(Claim::Full) => Err(Blocked::Empty),
+                Err(Claim::Busy) => Err(Blocked::Busy),
+            },
+            || chan.space_left(),
+        )
     }
 }
 
@@ -252,10 +272,12 @@ impl<T, S: Storage<T>> Future for ClosedFuture<'_, T, S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         pinned_waiter!(self => this, waiter);
         let chan = this.chan;
-        chan.close_waiters
-            .poll_op(waiter, WakeRef::Task(cx.waker()), || {
-                chan.is_closed().then_some(())
-            })
+        chan.close_waiters.poll_op(
+            waiter,
+            WakeRef::Task(cx.waker()),
+            || chan.is_closed().then_some(()).ok_or(Blocked::Empty),
+            || false,
+        )
     }
 }
 
@@ -280,21 +302,32 @@ debug_future!(SendFuture, RecvFuture, ReserveFuture, ClosedFuture);
 
 /// Runs `op` to completion on the current thread, parking it while `op` must wait.
 #[cfg(feature = "std")]
-pub(crate) fn block_on_op<R>(list: &WaitList, mut op: impl FnMut() -> Option<R>) -> R {
+pub(crate) fn block_on_op<R>(
+    list: &WaitList,
+    mut op: impl FnMut() -> Result<R, Blocked>,
+    more: impl Fn() -> bool,
+) -> R {
     // Spin (then yield) briefly before parking: waking a parked thread costs 1-40 us (an
     // idle virtual CPU must be woken), while the other side usually frees a slot within
     // a few hundred ns. Measured (benches/channels.rs, 2-core VM): blocking SPSC cap 1
     // went from 46.5 us to ~0.4 us per message. Until we register this is the same as
     // calling `try_*` in a loop, so FIFO among parked waiters is unchanged.
-    let backoff = crate::loom::Backoff::new();
-    loop {
-        if let Some(r) = op() {
-            return r;
+    //
+    // Not under loom: there each backoff step is a yield to the other threads, which then
+    // finish first, so the models would never reach the park path below. The spin is only
+    // `op()` called in a loop, which the try-API models cover.
+    #[cfg(not(loom))]
+    {
+        let backoff = crate::loom::Backoff::new();
+        loop {
+            if let Ok(r) = op() {
+                return r;
+            }
+            if backoff.is_completed() {
+                break;
+            }
+            backoff.snooze();
         }
-        if backoff.is_completed() {
-            break;
-        }
-        backoff.snooze();
     }
     struct Unregister<'a> {
         list: &'a WaitList,
@@ -310,7 +343,7 @@ pub(crate) fn block_on_op<R>(list: &WaitList, mut op: impl FnMut() -> Option<R>)
     let _guard = Unregister { list, waiter };
     let thread = crate::loom::current_thread();
     loop {
-        match list.poll_op(waiter, WakeRef::Thread(&thread), &mut op) {
+        match list.poll_op(waiter, WakeRef::Thread(&thread), &mut op, &more) {
             Poll::Ready(r) => return r,
             // A spurious unpark just polls again.
             Poll::Pending => crate::loom::park(),

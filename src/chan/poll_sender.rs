@@ -5,7 +5,7 @@ use super::future::Permit;
 use super::sender::Sender;
 use crate::ring::Claim;
 use crate::storage::ChannelRef;
-use crate::wait::{Waiter, WakeRef};
+use crate::wait::{Blocked, Waiter, WakeRef};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
@@ -87,12 +87,17 @@ impl<T, R: ChannelRef<T>> PollSender<T, R> {
         // SAFETY: as above.
         let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
         let chan = this.tx.chan.chan();
-        chan.send_waiters
-            .poll_op(waiter, WakeRef::Task(cx.waker()), || match chan.claim() {
-                Ok(pos) => Some(Ok(Permit::new(chan, pos))),
-                Err(Claim::Closed) => Some(Err(SendError(()))),
-                Err(Claim::Full) => None,
-            })
+        chan.send_waiters.poll_op(
+            waiter,
+            WakeRef::Task(cx.waker()),
+            || match chan.claim() {
+                Ok(pos) => Ok(Ok(Permit::new(chan, pos))),
+                Err(Claim::Closed) => Ok(Err(SendError(()))),
+                Err(Claim::Full) => Err(Blocked::Empty),
+                Err(Claim::Busy) => Err(Blocked::Busy),
+            },
+            || chan.space_left(),
+        )
     }
 
     /// The sender back. Only possible before the `PollSender` is pinned, so it never

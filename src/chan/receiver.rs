@@ -72,7 +72,8 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     #[cfg(feature = "std")]
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
         let chan = self.chan();
-        super::future::block_on_op(&chan.recv_waiters, || recv_op(chan)).ok_or(RecvError)
+        super::future::block_on_op(&chan.recv_waiters, || recv_op(chan), || chan.items_left())
+            .ok_or(RecvError)
     }
 
     /// Waits for at least one item, then appends it and every item available right now,
@@ -338,8 +339,12 @@ impl<T, R: ChannelRef<T>> RecvStream<T, R> {
         // SAFETY: as above.
         let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
         let chan = this.rx.chan();
-        chan.recv_waiters
-            .poll_op(waiter, WakeRef::Task(cx.waker()), || recv_op(chan))
+        chan.recv_waiters.poll_op(
+            waiter,
+            WakeRef::Task(cx.waker()),
+            || recv_op(chan),
+            || chan.items_left(),
+        )
     }
 
     /// The receiver back (the stream's wait, if any, is cancelled).

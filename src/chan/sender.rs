@@ -113,9 +113,11 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
         let chan = self.chan();
         let mut value = Some(value);
-        super::future::block_on_op(&chan.send_waiters, || {
-            super::future::send_op(chan, &mut value)
-        })
+        super::future::block_on_op(
+            &chan.send_waiters,
+            || super::future::send_op(chan, &mut value),
+            || chan.space_left(),
+        )
     }
 
     /// Waits for a free slot and reserves it: the returned [`Permit`]'s `send` cannot
@@ -158,7 +160,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     pub fn try_reserve(&self) -> Result<Permit<'_, T, R::Storage>, TrySendError<()>> {
         match self.chan().claim() {
             Ok(pos) => Ok(Permit::new(self.chan(), pos)),
-            Err(Claim::Full) => Err(TrySendError::Full(())),
+            Err(Claim::Full | Claim::Busy) => Err(TrySendError::Full(())),
             Err(Claim::Closed) => Err(TrySendError::Closed(())),
         }
     }

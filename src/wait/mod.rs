@@ -18,6 +18,18 @@
 //!    retries its operation. A node that is unregistered (its future completes or is
 //!    dropped) while `Notified` passes the notification to the next queued node, so a
 //!    wakeup is never swallowed by a cancelled waiter (PITFALLS `handoff`).
+//!
+//!    **3a. A waiter held up by a slot in flight passes the baton.** One notification is
+//!    issued per item (or slot) made available, and a waiter's retry normally either
+//!    succeeds or sees "nothing there" at a point every later publish is ordered after
+//!    (invariant 4). But the retry can also stop at a slot still in flight — a held
+//!    permit at the head, a push or pop mid-way — with items (or free slots) *behind* it
+//!    (`Blocked::Busy`). Their notifications were issued before anyone waited, or went
+//!    to this very waiter; the blocker's own publish issues only one. So an operation
+//!    that was ever `Busy` checks, when it completes, with the caller's `more`
+//!    predicate, whether anything is left, and if so wakes the next waiter, who does the
+//!    same if it was held up too. A waiter that only ever saw "nothing there" never
+//!    passes it on, so a plain wakeup is still one wake per item (PITFALLS `herd`).
 //! 4. **No lost wakeup.** A waiter does: *register* (link, bump `queued`), `fence(SeqCst)`,
 //!    *retry the operation*, and only then sleeps. A notifier does: *change the state the
 //!    waiter's retry reads* (a ring stamp, the close mark), `fence(SeqCst)`, *load
@@ -37,6 +49,15 @@ use crate::loom::{fence, AtomicUsize, Mutex, Ordering};
 use core::pin::Pin;
 use core::ptr::NonNull;
 use crossbeam_utils::CachePadded;
+
+/// Why an operation could not complete now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Blocked {
+    /// Nothing to take, or no room: a later publish will notify us (invariant 4).
+    Empty,
+    /// Held up by a slot in flight, with maybe more behind it (invariant 3a).
+    Busy,
+}
 
 /// A FIFO queue of parked tasks and threads.
 #[derive(Debug)]
@@ -192,13 +213,17 @@ impl WaitList {
         queued
     }
 
-    /// The owner is done with `waiter` (its operation completed, or it is being dropped).
-    /// Unlinks it, or passes on a notification it received but did not consume.
+    /// The owner is done with `waiter` (its operation completed, or it is being
+    /// dropped): unlinks it, or passes on a notification it received but did not consume.
     pub(crate) fn unregister(&self, waiter: Pin<&Waiter>) {
         // Only the owner (us) moves a waiter out of Idle: no lock needed to see it.
-        if waiter.state() == State::Idle {
-            return;
+        if waiter.state() != State::Idle {
+            self.unlink(waiter);
         }
+    }
+
+    /// Unlinks `waiter`, or passes on a notification it received but did not consume.
+    fn unlink(&self, waiter: Pin<&Waiter>) {
         let ptr = NonNull::from(waiter.get_ref());
         let (own, handed_on) = {
             let mut list = self.list.lock();
@@ -225,30 +250,58 @@ impl WaitList {
 
     /// One step of waiting for `op`: try it; if it cannot complete, queue `waiter`, try
     /// once more (invariant 4), and return `Pending`. A pending notification is consumed
-    /// first, without the lock. The waiter is unregistered when `op` completes.
+    /// first, without the lock. When `op` completes the waiter is unregistered, and if
+    /// it was ever held up by a slot in flight and `more()` says something is left, the
+    /// next waiter is woken (invariant 3a).
     #[inline]
     pub(crate) fn poll_op<R>(
         &self,
         waiter: Pin<&Waiter>,
         target: WakeRef<'_>,
-        mut op: impl FnMut() -> Option<R>,
+        mut op: impl FnMut() -> Result<R, Blocked>,
+        more: impl FnOnce() -> bool,
     ) -> core::task::Poll<R> {
+        let mut attempt = || match op() {
+            Ok(r) => Some(r),
+            Err(Blocked::Empty) => None,
+            Err(Blocked::Busy) => {
+                waiter.set_busy();
+                None
+            }
+        };
         // Whether we were notified: if our retry then fails, we go back to the front.
         let mut woken = waiter.take_notification();
         loop {
-            if let Some(r) = op() {
-                self.unregister(waiter);
+            if let Some(r) = attempt() {
+                self.complete(waiter, more);
                 return core::task::Poll::Ready(r);
             }
             if self.register(waiter, target, woken) {
-                if let Some(r) = op() {
-                    self.unregister(waiter);
+                if let Some(r) = attempt() {
+                    self.complete(waiter, more);
                     return core::task::Poll::Ready(r);
                 }
                 return core::task::Poll::Pending;
             }
             // `register` consumed a notification: retry, and keep our place if it fails.
             woken = true;
+        }
+    }
+
+    /// `op` completed: unregister, and pass the baton if we were held up (invariant 3a).
+    #[inline]
+    fn complete(&self, waiter: Pin<&Waiter>, more: impl FnOnce() -> bool) {
+        self.unregister(waiter);
+        if waiter.take_busy() {
+            self.pass_baton(more);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn pass_baton(&self, more: impl FnOnce() -> bool) {
+        if more() {
+            self.notify_one();
         }
     }
 

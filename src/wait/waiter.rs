@@ -2,6 +2,7 @@
 //! what it wakes.
 
 use crate::loom::{AtomicUsize, Ordering, UnsafeCell};
+use core::cell::Cell;
 use core::marker::PhantomPinned;
 use core::ptr::NonNull;
 use core::task::Waker;
@@ -93,14 +94,21 @@ pub(crate) struct Waiter {
     /// # Safety
     /// Accessed only with the owning wait list's lock held.
     node: UnsafeCell<Node>,
+    /// Whether the current operation was ever held up by a slot in flight
+    /// (`Blocked::Busy`). Touched only by the owner, never by notifiers, so a plain
+    /// `Cell` (see `WaitList::poll_op`).
+    busy: Cell<bool>,
     _pin: PhantomPinned,
 }
 
 // SAFETY: the node is only accessed under the wait list's lock, which serializes every
 // thread's access; its contents (`Waker`, `Thread`, pointers to other such nodes guarded by
-// the same lock) are `Send`.
+// the same lock) are `Send`. `busy` is a plain flag.
 unsafe impl Send for Waiter {}
-// SAFETY: as above: shared references only reach the node through the lock.
+// SAFETY: shared references only reach the node through the lock. `busy` is only read
+// and written by the owner (through the `Pin<&Waiter>` of its own future or frame, on the
+// thread that polls it); notifiers reach a waiter through the list's pointers and touch
+// only `state` and the node.
 unsafe impl Sync for Waiter {}
 
 impl Waiter {
@@ -114,6 +122,7 @@ impl Waiter {
                     target: None,
                     wanted: 0,
                 }),
+                busy: Cell::new(false),
                 _pin: PhantomPinned,
             }
         }
@@ -145,6 +154,16 @@ impl Waiter {
         } else {
             false
         }
+    }
+
+    /// Owner only: the current operation was held up by a slot in flight.
+    pub(crate) fn set_busy(&self) {
+        self.busy.set(true);
+    }
+
+    /// Owner only: whether the operation that just ended was ever held up; resets.
+    pub(crate) fn take_busy(&self) -> bool {
+        self.busy.replace(false)
     }
 
     /// # Safety
