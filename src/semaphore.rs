@@ -420,7 +420,10 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If the free count would exceed [`MAX_PERMITS`](Self::MAX_PERMITS).
+    /// If the free count would exceed [`MAX_PERMITS`](Self::MAX_PERMITS). This is checked
+    /// before any permit is handed out, so a call that panics adds nothing — unless a
+    /// concurrent `add_permits` or release pushes the count past the maximum meanwhile;
+    /// then the permits already given to waiters stay given and the rest are not added.
     ///
     /// ```
     /// let sem = sluicebox::Semaphore::new(0);
@@ -428,6 +431,11 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
+        let free = self.available_permits();
+        assert!(
+            n <= Self::MAX_PERMITS - free.min(Self::MAX_PERMITS),
+            "sluicebox: adding {n} permits to {free} would exceed Semaphore::MAX_PERMITS"
+        );
         self.release(n);
     }
 

@@ -4,11 +4,16 @@
 ///
 /// `len`, `sent` and `received` come from one consistent read of the ring's two ends, so
 /// `sent - received == len` and `len <= capacity` always hold in a snapshot. The other
-/// fields are read right after and may be a moment newer. Totals never go backwards.
+/// fields are read right after and may be a moment newer. Totals never go backwards
+/// (with a 64-bit `usize`; for 32-bit targets see below).
 ///
 /// Reading a snapshot costs the channel nothing on its fast path: `sent` and `received`
 /// are derived from the ring's positions; `rejected` and `evicted` are counted only on
-/// their slow paths. On targets with a 32-bit `usize`, totals wrap after about 2³² items.
+/// their slow paths. On targets with a 32-bit `usize` the totals wrap: `sent` and
+/// `received`, which are derived from the ring's 32-bit positions, after between 2³⁰ and
+/// 2³¹ items depending on the capacity (`cap × 2³² / (2 × (cap + 1).next_power_of_two())`),
+/// and `rejected` / `evicted` after 2³². Across such a wrap a total goes down, and
+/// `sent - received == len` fails for the snapshots between the two ends' wraps.
 ///
 /// A send [`Permit`](crate::Permit) takes its slot when it is reserved: it counts in
 /// `sent` and `len` from then on. A permit dropped unused leaves a gap that a receiver

@@ -828,18 +828,25 @@ fn permit_accounting_add_permits_overflow_with_waiters_panics_and_unlocks() {
         "{}",
         panic_text(&err)
     );
-    assert!(sem.available_permits() <= MAX);
-    // The wait-list lock was released on unwind: everything below would spin forever
-    // otherwise (the watchdog aborts).
-    assert!(sem.waiting() <= 1);
-    let _ = w.poll();
+    // Checked before anything was handed out: the waiter got nothing, nothing was freed.
+    assert_eq!(sem.available_permits(), 0);
+    assert_eq!(sem.waiting(), 1);
+    assert!(w.poll().is_pending(), "the waiter was not granted permits");
+    // The wait-list lock is free (everything below would spin forever otherwise; the
+    // watchdog aborts): permits added now serve the waiter.
+    sem.add_permits(5);
+    assert!(w.poll().is_ready());
     drop(w);
-    let before = sem.available_permits();
-    sem.add_permits(1);
-    assert_eq!(sem.available_permits(), before + 1);
+    assert_eq!(sem.available_permits(), 5);
+    // Just past the limit with permits already free: refused whole.
+    sem.add_permits(MAX - 10);
+    assert!(catch_unwind(AssertUnwindSafe(|| sem.add_permits(6))).is_err());
+    assert_eq!(sem.available_permits(), MAX - 5);
+    sem.add_permits(5);
+    assert_eq!(sem.available_permits(), MAX);
     drop(sem.try_acquire().unwrap());
     sem.close();
-    assert_eq!(sem.available_permits(), before + 1);
+    assert_eq!(sem.available_permits(), MAX);
 }
 
 fn panic_text(err: &Box<dyn std::any::Any + Send>) -> String {

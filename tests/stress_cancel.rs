@@ -244,4 +244,8 @@ stress_tests! {
     cancel_stress_async_std_cap4: common::AsyncStd, 4, 6;
     cancel_stress_futures_pool_cap1: common::FuturesPool, 1, 7;
     cancel_stress_futures_pool_cap4: common::FuturesPool, 4, 8;
+    cancel_stress_tokio_current_cap1: common::TokioCurrent, 1, 9;
+    cancel_stress_tokio_current_cap4: common::TokioCurrent, 4, 10;
+    cancel_stress_mini_cap1: common::Mini, 1, 11;
+    cancel_stress_mini_cap4: common::Mini, 4, 12;
 }
