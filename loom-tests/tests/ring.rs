@@ -234,13 +234,13 @@ fn wrap_static_cap1() {
 
 /// Two producers (one item each) and two consumers (one `try_recv` each), then a drain:
 /// exactly-once. Afterwards: some execution had both consumers receive.
-fn mpmc_2x2(cap: usize, gates: bool) {
+fn mpmc_2x2(cap: usize, gates: bool, start_lap: usize) {
     let outcomes = Outcomes::new();
     let seen = outcomes.clone();
     model(move || {
         let ledger = Ledger::new(2);
         let gate = Gate::new();
-        let (tx, rx) = bounded::<Item>(cap);
+        let (tx, rx) = bounded_starting_at_lap::<Item>(cap, start_lap);
         let producers: Vec<_> = (0..2)
             .map(|i| {
                 let (tx, l, g) = (tx.clone(), ledger.clone(), gate.clone());
@@ -303,14 +303,22 @@ fn mpmc_2x2(cap: usize, gates: bool) {
 
 #[test]
 fn mpmc_2x2_cap1() {
-    mpmc_2x2(1, true);
+    mpmc_2x2(1, true, 0);
 }
 
 /// Also `false-full`: two items into two free slots are never refused, whatever the
 /// receivers do meanwhile.
 #[test]
 fn mpmc_2x2_cap2_false_full() {
-    mpmc_2x2(2, true);
+    mpmc_2x2(2, true, 0);
+}
+
+/// `wrap`: the 2 x 2 model on a capacity-1 ring one lap before its position word wraps,
+/// so the slot's second use (and every `len`/full/empty check around it) straddles
+/// `usize::MAX`.
+#[test]
+fn wrap_mpmc_2x2_cap1() {
+    mpmc_2x2(1, true, last_lap(1));
 }
 
 /// `force_send` racing `recv`: capacity 1, pre-filled with item 0. One thread force-sends

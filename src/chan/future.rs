@@ -204,6 +204,12 @@ impl<T, S: Storage<T>> Drop for ReserveFuture<'_, T, S> {
 ///
 /// If every receiver is gone when the permit sends, the value is dropped at once (PITFALLS
 /// `permit-after-close`).
+///
+/// Unlike a [`SemaphorePermit`](crate::SemaphorePermit), a channel permit must not be
+/// `mem::forget`-ten: a semaphore permit forgotten only removes capacity, but a forgotten
+/// channel permit is a slot that is never published, and receivers wait at it for good
+/// (items sent after it are never received). The channel's capacity is the ring's own
+/// positions, not a semaphore, which is what gives a permit its place in line.
 #[must_use = "a permit holds a slot until it is used or dropped"]
 pub struct Permit<'a, T, S: Storage<T>> {
     chan: &'a Chan<T, S>,

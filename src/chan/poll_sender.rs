@@ -74,6 +74,11 @@ impl<T, R: ChannelRef<T>> PollSender<T, R> {
     /// Nothing is reserved until `Ready(Ok(_))`. Dropping the `PollSender` while it waits
     /// unqueues it; if it had been woken, the wakeup goes to the next waiting sender.
     ///
+    /// A `PollSender` that returned `Pending` stays queued (and, once woken, holds its
+    /// wakeup) until it is polled again or dropped: if the caller stops polling it for a
+    /// while (e.g. it lost a `select`), other waiting senders can wait behind it. Poll it
+    /// again or drop it; don't leave a pending `PollSender` idle.
+    ///
     /// # Errors
     ///
     /// [`SendError`] if the channel is closed (every receiver is gone, or `close`).

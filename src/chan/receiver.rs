@@ -323,6 +323,16 @@ impl<T, R: ChannelRef<T>> RecvStream<T, R> {
     /// Polls for the next item: `Ready(Some(item))`, `Ready(None)` once the channel is
     /// closed and drained, or `Pending` with this task queued to be woken.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: an item is only taken when `Ready(Some(_))` is returned. The stream's
+    /// wait spans polls, so a stream that returned `Pending` stays queued (and, once
+    /// woken, holds its wakeup) until it is polled again or dropped — if it is left
+    /// unpolled (say `stream.next()` lost a `select!` and the stream is kept for later),
+    /// the item it was woken for waits for it while other receivers sleep. Poll it again
+    /// soon, or drop it (dropping hands the wakeup on). `Receiver::recv` futures have no
+    /// such state beyond their own lifetime.
+    ///
     /// ```
     /// use core::future::poll_fn;
     /// # futures::executor::block_on(async {
