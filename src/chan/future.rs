@@ -169,19 +169,28 @@ impl<'a, T, S: Storage<T>> Future for ReserveFuture<'a, T, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         pinned_waiter!(self => this, waiter);
-        let chan = this.chan;
-        chan.send_waiters.poll_op(
-            waiter,
-            WakeRef::Task(cx.waker()),
-            || match chan.claim() {
-                Ok(pos) => Ok(Ok(Permit::new(chan, pos))),
-                Err(Claim::Closed) => Ok(Err(SendError(()))),
-                Err(Claim::Full) => Err(Blocked::Empty),
-                Err(Claim::Busy) => Err(Blocked::Busy),
-            },
-            || chan.space_left(),
-        )
+        poll_reserve(this.chan, waiter, cx)
     }
+}
+
+/// One step of waiting for a slot to reserve: shared by `ReserveFuture` and
+/// `PollSender::poll_reserve`.
+pub(crate) fn poll_reserve<'a, T, S: Storage<T>>(
+    chan: &'a Chan<T, S>,
+    waiter: Pin<&Waiter>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Permit<'a, T, S>, SendError<()>>> {
+    chan.send_waiters.poll_op(
+        waiter,
+        WakeRef::Task(cx.waker()),
+        || match chan.claim() {
+            Ok(pos) => Ok(Ok(Permit::new(chan, pos))),
+            Err(Claim::Closed) => Ok(Err(SendError(()))),
+            Err(Claim::Full) => Err(Blocked::Empty),
+            Err(Claim::Busy) => Err(Blocked::Busy),
+        },
+        || chan.space_left(),
+    )
 }
 
 impl<T, S: Storage<T>> Drop for ReserveFuture<'_, T, S> {

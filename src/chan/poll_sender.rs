@@ -3,9 +3,8 @@
 use super::error::SendError;
 use super::future::Permit;
 use super::sender::Sender;
-use crate::ring::Claim;
 use crate::storage::ChannelRef;
-use crate::wait::{Blocked, Waiter, WakeRef};
+use crate::wait::Waiter;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
@@ -91,18 +90,7 @@ impl<T, R: ChannelRef<T>> PollSender<T, R> {
         let this: &'a Self = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
-        let chan = this.tx.chan.chan();
-        chan.send_waiters.poll_op(
-            waiter,
-            WakeRef::Task(cx.waker()),
-            || match chan.claim() {
-                Ok(pos) => Ok(Ok(Permit::new(chan, pos))),
-                Err(Claim::Closed) => Ok(Err(SendError(()))),
-                Err(Claim::Full) => Err(Blocked::Empty),
-                Err(Claim::Busy) => Err(Blocked::Busy),
-            },
-            || chan.space_left(),
-        )
+        super::future::poll_reserve(this.tx.chan.chan(), waiter, cx)
     }
 
     /// The sender back. Only possible before the `PollSender` is pinned, so it never
