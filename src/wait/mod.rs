@@ -217,13 +217,9 @@ impl WaitList {
     /// dropped): unlinks it, or passes on a notification it received but did not consume.
     pub(crate) fn unregister(&self, waiter: Pin<&Waiter>) {
         // Only the owner (us) moves a waiter out of Idle: no lock needed to see it.
-        if waiter.state() != State::Idle {
-            self.unlink(waiter);
+        if waiter.state() == State::Idle {
+            return;
         }
-    }
-
-    /// Unlinks `waiter`, or passes on a notification it received but did not consume.
-    fn unlink(&self, waiter: Pin<&Waiter>) {
         let ptr = NonNull::from(waiter.get_ref());
         let (own, handed_on) = {
             let mut list = self.list.lock();
