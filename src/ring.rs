@@ -7,13 +7,14 @@
 //! # Positions
 //!
 //! `head` (next position to pop) and `tail` (next position to push) are *positions*
-//! `lap | mark | index`:
+//! `lap | wait | mark | index`:
 //!
 //! ```text
-//!   high bits                       low bits
-//!   [ lap ......... ][ mark ][ index ]
-//!                     ^ mark_bit = (cap + 1).next_power_of_two()
-//!   one_lap = 2 * mark_bit
+//!   high bits                               low bits
+//!   [ lap ......... ][ wait ][ mark ][ index ]
+//!                             ^ mark_bit = (cap + 1).next_power_of_two()
+//!                     ^ wait_bit = 2 * mark_bit
+//!   one_lap = 4 * mark_bit
 //! ```
 //!
 //! `index` runs `0..cap`; after the last index the position jumps to index 0 of the next
@@ -21,6 +22,13 @@
 //! equality or a `wrapping_add`, so wrapping (a few seconds away on a 32-bit MCU) is
 //! harmless. The `mark` bit is only ever set in `tail`: it means *closed*, and a push can
 //! only claim a position by CAS on `tail`, so no push can slip in after the close.
+//!
+//! The `wait` bit is a flag, not part of the position: in `tail` it says *receivers may
+//! be waiting*, in `head` *senders may be waiting*. Waiters raise it (`raise_*`), the
+//! notifier that empties a wait list lowers it (`lower_*`), and every claim CAS carries it
+//! over unchanged and hands what it read to its caller. So a push learns whether to wake
+//! a receiver from the CAS it does anyway: no fence, no extra load (wait-list
+//! invariant 4b).
 //!
 //! # Invariants
 //!
@@ -35,18 +43,19 @@
 //! 4. Between claim and stamp store a slot is *in flight*. A push that finds its slot still
 //!    holding last lap's value while `head` has moved past it (a pop is in flight), or a
 //!    pop that finds its slot not yet written while `tail` has moved past it (a push is in
-//!    flight), waits with a bounded backoff, then reports `Busy` (the try API says Full /
-//!    Empty). It never spins without bound (PITFALLS `skip-hang`), and the in-flight
-//!    operation, when it finishes, wakes a waiter of the other side, so an async or
-//!    blocking caller loses nothing. `Busy` is kept apart from a true Full / Empty because
-//!    there may be items (or free slots) *behind* the slot in flight: a waiter that saw
-//!    it passes the baton when it completes (wait-list invariant 3a).
-//!    A plain `try_send` can therefore see Full while one slot is mid-pop (PITFALLS
-//!    `false-full`): only after the backoff (~100 spins and a few yields) has expired.
+//!    flight), waits with a bounded backoff, then reports `InFlight` (the try API says
+//!    Full / Empty). The ring never spins without bound (PITFALLS `skip-hang`); what a
+//!    waiting caller does next is the channel's choice (`chan/core.rs`, "Waiting out a
+//!    slot in flight"). A plain `try_send` can therefore see Full while one slot is
+//!    mid-pop (PITFALLS `false-full`): only after the backoff (~100 spins and a few
+//!    yields) has expired.
 //! 5. A position can be claimed now and published later (`claim`, then `fill` or `skip`):
-//!    that is how a send permit reserves its place in line. A skipped position is a
-//!    *hole*: its stamp is `p + 1` with the `mark` bit set (never set in a stamp
-//!    otherwise); a pop steps over it and frees the slot without returning an item.
+//!    that is how a send permit reserves its place in line. A permit marks its claimed
+//!    slot *reserved* (`mark_reserved`): stamp `p` with the `mark` bit set, so a pop that
+//!    meets it reports `Reserved` at once — the slot may stay unpublished for as long as
+//!    the permit is held, so nobody waits it out. A skipped position is a *hole*: its
+//!    stamp is `p + 1` with the `mark` bit set; a pop steps over it and frees the slot
+//!    without returning an item. The `mark` bit is set in a stamp only for these two.
 //!    The skipper itself steps over holes at the head (`pop_holes`), so a reservation
 //!    given back at the front of the line frees its slot at once; one behind queued
 //!    items frees its slot when the receivers reach it (it still counts in `len`).
@@ -60,6 +69,10 @@
 //! | `head`/`tail` claim CAS | SeqCst | the claim takes part in the single total order with the fences of the full/empty checks, so a Full/Empty verdict is linearizable (a CAS is a full barrier on x86 anyway) |
 //! | slot `stamp` store after write/read | Release | publishes the value (push) or the end of our read (pop) to the next owner |
 //! | `fence` before the full/empty re-read | SeqCst | orders "my stamp read said occupied/empty" before the read of the other end |
+//! | `mark_reserved` stamp store | Relaxed | publishes no value: a pop that reads it only reports `Reserved`, and the permit's later Release store (and fenced wake) is what a receiver waits for |
+//! | `raise_*`: `fetch_or(wait)` | SeqCst | an RMW on the word every claim CASes, so each claim either reads the flag or is read by the raiser (coherence alone decides; SeqCst keeps it in the total order with the wait list's fences) |
+//! | `lower_*`: `fetch_and(!wait)` | SeqCst | as for `raise_*`; done under the wait list's lock with the list empty |
+//! | `load` of the flag before raising | Relaxed | a raiser that sees the flag up skips its RMW: the flag was raised by a waiter still queued ahead of it, and stays up while any waiter is queued (see `chan/core.rs`) |
 //! | close: `fetch_or(mark)` on `tail` | SeqCst | one RMW on the word every push must CAS: a push either claimed before it or sees the mark; SeqCst keeps close in the total order the wait lists' fences rely on |
 //! | `len()` reads of `tail`, `head`, `tail` | SeqCst | a stable pair (tail unchanged around the head read) gives `head <= tail`, so `len` is always in `0..=cap` |
 //! | `head` load in the full check | Relaxed | after the SeqCst fence; compared only for equality with `tail - one_lap` |
@@ -68,9 +81,9 @@ use crate::loom::{fence, AtomicUsize, Backoff, Ordering, UnsafeCell};
 use core::mem::MaybeUninit;
 use crossbeam_utils::CachePadded;
 
-/// The largest capacity a channel can have: the position word needs a mark bit and at
-/// least one lap bit above the index.
-pub(crate) const MAX_CAPACITY: usize = usize::MAX >> 2;
+/// The largest capacity a channel can have: the position word needs a mark bit, a wait
+/// bit and at least one lap bit above the index.
+pub(crate) const MAX_CAPACITY: usize = usize::MAX >> 3;
 
 /// One cell of the ring.
 pub struct Slot<T> {
@@ -109,7 +122,7 @@ pub(crate) enum PushError<T> {
     Full(T),
     /// Every slot is taken, but the oldest is being read (or stepped over) right now; the
     /// bounded backoff ran out first (invariant 4).
-    Busy(T),
+    InFlight(T),
     /// The ring was closed.
     Closed(T),
 }
@@ -122,11 +135,18 @@ pub(crate) enum PopError {
     /// Empty, closed, and no push in flight: nothing will ever come.
     Closed,
     /// Stepped over a hole (an unused reservation): a slot was freed, no item taken.
-    Hole,
-    /// The oldest slot is claimed but not yet published (a push mid-write, or a held
-    /// permit), so nothing can be taken now, though items may be queued behind it; the
-    /// bounded backoff ran out first (invariant 4).
-    Busy,
+    /// `waiting`: the sender-wait flag was up when we did (see the module docs).
+    Hole {
+        /// The sender-wait flag, as our CAS on `head` read it.
+        waiting: bool,
+    },
+    /// The oldest slot is claimed and its push is mid-write, so nothing can be taken now,
+    /// though items may be queued behind it; the bounded backoff ran out first
+    /// (invariant 4).
+    InFlight,
+    /// The oldest slot is reserved by a permit still held (invariant 5); items may be
+    /// queued behind it.
+    Reserved,
 }
 
 /// Why a position could not be claimed.
@@ -135,7 +155,7 @@ pub(crate) enum Claim {
     /// Every slot is taken.
     Full,
     /// Every slot is taken, but the oldest is mid-pop (see invariant 4).
-    Busy,
+    InFlight,
     /// The ring was closed.
     Closed,
 }
@@ -148,6 +168,7 @@ pub(crate) struct Ring {
     tail: CachePadded<AtomicUsize>,
     cap: usize,
     mark_bit: usize,
+    wait_bit: usize,
     one_lap: usize,
     /// The position the ring started at (lap `start_lap`, index 0); totals count from it.
     origin: usize,
@@ -184,16 +205,17 @@ impl Ring {
             assert!(cap > 0, "sluicebox: channel capacity must be at least 1");
             assert!(
                 cap <= MAX_CAPACITY,
-                "sluicebox: channel capacity is larger than the maximum (usize::MAX / 4)"
+                "sluicebox: channel capacity is larger than the maximum (usize::MAX / 8)"
             );
             let mark_bit = (cap + 1).next_power_of_two();
-            let one_lap = mark_bit * 2;
+            let one_lap = mark_bit * 4;
             let origin = start_lap.wrapping_mul(one_lap);
             Self {
                 head: CachePadded::new(AtomicUsize::new(origin)),
                 tail: CachePadded::new(AtomicUsize::new(origin)),
                 cap,
                 mark_bit,
+                wait_bit: mark_bit * 2,
                 one_lap,
                 origin,
             }
@@ -202,7 +224,7 @@ impl Ring {
 
     /// The stamp slot `index` must start with in a ring made by `new(cap, start_lap)`.
     pub(crate) const fn initial_stamp(cap: usize, start_lap: usize, index: usize) -> usize {
-        let one_lap = (cap + 1).next_power_of_two() * 2;
+        let one_lap = (cap + 1).next_power_of_two() * 4;
         start_lap.wrapping_mul(one_lap).wrapping_add(index)
     }
 
@@ -222,77 +244,101 @@ impl Ring {
         }
     }
 
-    /// Pushes `value`, or gives it back.
+    /// Pushes `value`, or gives it back. `Ok(waiting)`: the receiver-wait flag was up
+    /// when our claim took effect.
     #[inline]
-    pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), PushError<T>> {
+    pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<bool, PushError<T>> {
         match self.claim(slots) {
-            Ok(pos) => {
+            Ok((pos, waiting)) => {
                 // SAFETY: `pos` was just claimed by us and is filled exactly once, here.
                 unsafe { self.fill(slots, pos, value) };
-                Ok(())
+                Ok(waiting)
             }
             Err(Claim::Full) => Err(PushError::Full(value)),
-            Err(Claim::Busy) => Err(PushError::Busy(value)),
+            Err(Claim::InFlight) => Err(PushError::InFlight(value)),
             Err(Claim::Closed) => Err(PushError::Closed(value)),
         }
     }
 
-    /// Claims the next push position (a reservation). The slot stays in flight until
+    /// Claims the next push position. The slot stays in flight until
     /// [`fill`](Self::fill) or [`skip`](Self::skip) publishes it; pops wait at it.
+    /// Returns the position and whether the receiver-wait flag was up.
     #[inline]
-    pub(crate) fn claim<T>(&self, slots: &[Slot<T>]) -> Result<usize, Claim> {
+    pub(crate) fn claim<T>(&self, slots: &[Slot<T>]) -> Result<(usize, bool), Claim> {
         debug_assert_eq!(slots.len(), self.cap);
         let backoff = Backoff::new();
         // Relaxed: a guess, validated by the stamp check and the CAS.
-        let mut tail = self.tail.load(Ordering::Relaxed);
+        let mut raw = self.tail.load(Ordering::Relaxed);
         loop {
-            if tail & self.mark_bit != 0 {
+            if raw & self.mark_bit != 0 {
                 return Err(Claim::Closed);
             }
+            let tail = raw & !self.wait_bit;
             let slot = &slots[tail & (self.mark_bit - 1)];
             // Acquire: see the previous popper's read of this slot finish before we write.
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == tail {
-                let new_tail = self.next(tail);
+                // The flag rides along unchanged.
+                let new_raw = self.next(tail) | (raw & self.wait_bit);
                 // SeqCst on success: see the module's ordering table.
                 match self.tail.compare_exchange_weak(
-                    tail,
-                    new_tail,
+                    raw,
+                    new_raw,
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => return Ok(tail),
+                    Ok(_) => return Ok((tail, raw & self.wait_bit != 0)),
                     Err(current) => {
-                        tail = current;
+                        raw = current;
                         backoff.spin();
                     }
                 }
-            } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1)
-                || stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) | self.mark_bit
-                || stamp.wrapping_add(self.one_lap) == tail
-            {
+            } else if self.holds_last_lap(stamp, tail) {
                 // The slot still holds last lap's item (or hole), or last lap's claim is
-                // still unwritten (a held `Permit`): full, or it is mid-pop / mid-fill.
+                // still unpublished (a held `Permit`): full, or it is mid-pop / mid-fill.
                 // SeqCst fence: order the stamp read before the head read.
                 fence(Ordering::SeqCst);
                 // Relaxed: ordered by the fence above; only compared for equality.
-                let head = self.head.load(Ordering::Relaxed);
+                let head = self.head.load(Ordering::Relaxed) & !self.wait_bit;
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(Claim::Full);
                 }
                 if backoff.is_completed() {
-                    return Err(Claim::Busy);
+                    return Err(Claim::InFlight);
                 }
                 backoff.snooze();
                 // Relaxed: a fresh guess, as above.
-                tail = self.tail.load(Ordering::Relaxed);
+                raw = self.tail.load(Ordering::Relaxed);
             } else {
                 // Our `tail` is stale: another push claimed it meanwhile.
                 backoff.spin();
                 // Relaxed: a fresh guess, as above.
-                tail = self.tail.load(Ordering::Relaxed);
+                raw = self.tail.load(Ordering::Relaxed);
             }
         }
+    }
+
+    /// Whether `stamp`, found at the slot of push position `tail`, is last lap's: an item,
+    /// a hole, or a claim not yet published (plain or reserved).
+    #[inline]
+    fn holds_last_lap(&self, stamp: usize, tail: usize) -> bool {
+        let then = stamp.wrapping_add(self.one_lap);
+        then == tail.wrapping_add(1)
+            || then == tail.wrapping_add(1) | self.mark_bit
+            || then == tail
+            || then == tail | self.mark_bit
+    }
+
+    /// Marks claimed position `pos` as reserved: pops meeting it report
+    /// [`PopError::Reserved`] at once instead of waiting it out (invariant 5).
+    ///
+    /// # Safety
+    /// `pos` was returned by [`claim`](Self::claim) on this ring and has not been filled
+    /// or skipped.
+    pub(crate) unsafe fn mark_reserved<T>(&self, slots: &[Slot<T>], pos: usize) {
+        let slot = &slots[pos & (self.mark_bit - 1)];
+        // Relaxed: see the module's ordering table.
+        slot.stamp.store(pos | self.mark_bit, Ordering::Relaxed);
     }
 
     /// Publishes `value` at claimed position `pos`.
@@ -318,30 +364,30 @@ impl Ring {
     /// As for [`fill`](Self::fill).
     pub(crate) unsafe fn skip<T>(&self, slots: &[Slot<T>], pos: usize) {
         let slot = &slots[pos & (self.mark_bit - 1)];
-        // Release: as in `fill`. The mark bit, never set in a slot's stamp otherwise,
-        // flags the hole.
+        // Release: as in `fill`. The mark bit flags the hole (invariant 5).
         slot.stamp
             .store(pos.wrapping_add(1) | self.mark_bit, Ordering::Release);
     }
 
-    /// Pops the oldest item.
+    /// Pops the oldest item. `Ok((item, waiting))`: `waiting` is the sender-wait flag as
+    /// our claim CAS read it.
     #[inline]
-    pub(crate) fn pop<T>(&self, slots: &[Slot<T>]) -> Result<T, PopError> {
+    pub(crate) fn pop<T>(&self, slots: &[Slot<T>]) -> Result<(T, bool), PopError> {
         debug_assert_eq!(slots.len(), self.cap);
         let backoff = Backoff::new();
         // Relaxed: a guess, validated by the stamp check and the CAS.
-        let mut head = self.head.load(Ordering::Relaxed);
+        let mut raw = self.head.load(Ordering::Relaxed);
         loop {
-            let index = head & (self.mark_bit - 1);
-            let slot = &slots[index];
+            let head = raw & !self.wait_bit;
+            let slot = &slots[head & (self.mark_bit - 1)];
             // Acquire: see the pusher's write of the value.
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == head.wrapping_add(1) {
-                let new_head = self.next(head);
+                let new_raw = self.next(head) | (raw & self.wait_bit);
                 // SeqCst on success: see the module's ordering table.
                 match self.head.compare_exchange_weak(
-                    head,
-                    new_head,
+                    raw,
+                    new_raw,
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
@@ -354,31 +400,37 @@ impl Ring {
                         // Release: tell the next lap's pusher our read is done.
                         slot.stamp
                             .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                        return Ok(value);
+                        return Ok((value, raw & self.wait_bit != 0));
                     }
                     Err(current) => {
-                        head = current;
+                        raw = current;
                         backoff.spin();
                     }
                 }
             } else if stamp == head.wrapping_add(1) | self.mark_bit {
                 // A hole: a reservation given back. Step over it; the caller wakes a
                 // sender for the slot this frees.
+                let new_raw = self.next(head) | (raw & self.wait_bit);
                 // SeqCst on success: as for a pop.
                 if let Err(current) = self.head.compare_exchange_weak(
-                    head,
-                    self.next(head),
+                    raw,
+                    new_raw,
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
-                    head = current;
+                    raw = current;
                     backoff.spin();
                     continue;
                 }
                 // Release: tell the next lap's pusher the slot is free.
                 slot.stamp
                     .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                return Err(PopError::Hole);
+                return Err(PopError::Hole {
+                    waiting: raw & self.wait_bit != 0,
+                });
+            } else if stamp == head | self.mark_bit {
+                // Reserved by a held permit: its publish will wake a receiver.
+                return Err(PopError::Reserved);
             } else if stamp == head
                 || stamp.wrapping_add(self.one_lap) == head.wrapping_add(1)
                 || stamp.wrapping_add(self.one_lap) == head.wrapping_add(1) | self.mark_bit
@@ -389,7 +441,7 @@ impl Ring {
                 fence(Ordering::SeqCst);
                 // SeqCst: the close mark and the claim must be read in the total order.
                 let tail = self.tail.load(Ordering::SeqCst);
-                if tail & !self.mark_bit == head {
+                if tail & !(self.mark_bit | self.wait_bit) == head {
                     return Err(if tail & self.mark_bit != 0 {
                         PopError::Closed
                     } else {
@@ -397,16 +449,16 @@ impl Ring {
                     });
                 }
                 if backoff.is_completed() {
-                    return Err(PopError::Busy);
+                    return Err(PopError::InFlight);
                 }
                 backoff.snooze();
                 // Relaxed: a fresh guess, as above.
-                head = self.head.load(Ordering::Relaxed);
+                raw = self.head.load(Ordering::Relaxed);
             } else {
                 // Our `head` is stale: another pop claimed it meanwhile.
                 backoff.spin();
                 // Relaxed: a fresh guess, as above.
-                head = self.head.load(Ordering::Relaxed);
+                raw = self.head.load(Ordering::Relaxed);
             }
         }
     }
@@ -419,18 +471,20 @@ impl Ring {
         let mut stepped = 0;
         loop {
             // Relaxed: a guess, validated by the stamp check and the CAS.
-            let head = self.head.load(Ordering::Relaxed);
+            let raw = self.head.load(Ordering::Relaxed);
+            let head = raw & !self.wait_bit;
             let slot = &slots[head & (self.mark_bit - 1)];
             // Acquire: as in `pop` (the hole's publisher released its stamp).
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp != head.wrapping_add(1) | self.mark_bit {
                 return stepped;
             }
-            // SeqCst on success: as for a pop. On failure somebody else moved `head`: look
-            // again.
+            let new_raw = self.next(head) | (raw & self.wait_bit);
+            // SeqCst on success: as for a pop. On failure somebody else moved `head` (or
+            // the flag): look again.
             if self
                 .head
-                .compare_exchange(head, self.next(head), Ordering::SeqCst, Ordering::Relaxed)
+                .compare_exchange(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
             {
                 // Release: tell the next lap's pusher the slot is free.
@@ -438,6 +492,35 @@ impl Ring {
                     .store(head.wrapping_add(self.one_lap), Ordering::Release);
                 stepped += 1;
             }
+        }
+    }
+
+    /// Raises the receiver-wait flag in `tail` (see the module docs).
+    pub(crate) fn raise_receivers_waiting(&self) {
+        Self::raise(&self.tail, self.wait_bit);
+    }
+
+    /// Lowers the receiver-wait flag. Only with the receivers' wait list locked and empty.
+    pub(crate) fn lower_receivers_waiting(&self) {
+        // SeqCst: see the module's ordering table.
+        self.tail.fetch_and(!self.wait_bit, Ordering::SeqCst);
+    }
+
+    /// Raises the sender-wait flag in `head`.
+    pub(crate) fn raise_senders_waiting(&self) {
+        Self::raise(&self.head, self.wait_bit);
+    }
+
+    /// Lowers the sender-wait flag. Only with the senders' wait list locked and empty.
+    pub(crate) fn lower_senders_waiting(&self) {
+        // SeqCst: see the module's ordering table.
+        self.head.fetch_and(!self.wait_bit, Ordering::SeqCst);
+    }
+
+    fn raise(word: &AtomicUsize, wait_bit: usize) {
+        // Relaxed, then SeqCst: see the module's ordering table.
+        if word.load(Ordering::Relaxed) & wait_bit == 0 {
+            word.fetch_or(wait_bit, Ordering::SeqCst);
         }
     }
 
@@ -452,7 +535,7 @@ impl Ring {
         self.tail.load(Ordering::SeqCst) & self.mark_bit != 0
     }
 
-    /// Number of items pushed between positions `origin` and `pos` (mark removed).
+    /// Number of items pushed between positions `origin` and `pos` (flags removed).
     fn count(&self, pos: usize) -> u64 {
         let from_origin = pos.wrapping_sub(self.origin);
         let laps = (from_origin / self.one_lap) as u64;
@@ -462,16 +545,19 @@ impl Ring {
 
     /// A consistent read of both ends.
     pub(crate) fn positions(&self) -> Positions {
+        let flags = self.mark_bit | self.wait_bit;
         loop {
             // SeqCst (all three): see the module's ordering table.
             let tail = self.tail.load(Ordering::SeqCst);
-            let head = self.head.load(Ordering::SeqCst);
-            if self.tail.load(Ordering::SeqCst) != tail {
+            let head = self.head.load(Ordering::SeqCst) & !flags;
+            let again = self.tail.load(Ordering::SeqCst);
+            // A flag raised or lowered meanwhile does not move the position.
+            if again & !flags != tail & !flags {
                 crate::loom::spin_hint();
                 continue;
             }
-            let closed = tail & self.mark_bit != 0;
-            let tail = tail & !self.mark_bit;
+            let closed = again & self.mark_bit != 0;
+            let tail = tail & !flags;
             let head_index = head & (self.mark_bit - 1);
             let tail_index = tail & (self.mark_bit - 1);
             let len = if head_index < tail_index {
@@ -497,14 +583,21 @@ impl Ring {
     }
 
     /// Pops and drops items (stepping over holes) until the ring is empty or the next
-    /// slot is in flight. Returns the number of slots freed.
-    pub(crate) fn drain<T>(&self, slots: &[Slot<T>]) -> usize {
+    /// slot is reserved by a permit. A push in flight is waited out if `wait_in_flight`,
+    /// else the drain stops there too. Returns the number of slots freed.
+    pub(crate) fn drain<T>(&self, slots: &[Slot<T>], wait_in_flight: bool) -> usize {
         let mut freed = 0;
         loop {
             match self.pop(slots) {
-                Ok(item) => drop(item),
-                Err(PopError::Hole) => {}
-                Err(PopError::Empty | PopError::Closed | PopError::Busy) => return freed,
+                Ok((item, _)) => drop(item),
+                Err(PopError::Hole { .. }) => {}
+                Err(PopError::InFlight) if wait_in_flight => {
+                    crate::loom::spin_hint();
+                    continue;
+                }
+                Err(
+                    PopError::Empty | PopError::Closed | PopError::InFlight | PopError::Reserved,
+                ) => return freed,
             }
             freed += 1;
         }
@@ -522,12 +615,12 @@ impl Ring {
         }
         impl<T> Drop for Rest<'_, T> {
             fn drop(&mut self) {
-                self.ring.drain(self.slots);
+                self.ring.drain(self.slots, false);
             }
         }
         // The guard finishes the job if an item's `Drop` unwinds out of the loop.
         let rest = Rest { ring: self, slots };
-        rest.ring.drain(rest.slots);
+        rest.ring.drain(rest.slots, false);
     }
 }
 

@@ -61,7 +61,7 @@ pub struct StaticChannel<T, const N: usize> {
 impl<T, const N: usize> StaticChannel<T, N> {
     const VALID: () = assert!(
         N > 0 && N <= crate::ring::MAX_CAPACITY,
-        "sluicebox: a StaticChannel needs 1 <= N <= usize::MAX / 4 slots"
+        "sluicebox: a StaticChannel needs 1 <= N <= usize::MAX / 8 slots"
     );
 
     crate::loom::const_fn! {

@@ -14,7 +14,7 @@ use sluicebox::{bounded, bounded_starting_at_lap, StaticChannel, TryRecvError, T
 
 /// The lap that puts a ring of `cap` one lap before its position word wraps.
 fn last_lap(cap: usize) -> usize {
-    let one_lap = (cap + 1).next_power_of_two() * 2;
+    let one_lap = (cap + 1).next_power_of_two() * 4;
     usize::MAX / one_lap
 }
 

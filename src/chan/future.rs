@@ -11,7 +11,7 @@ use super::Chan;
 use crate::ring::{Claim, PopError, PushError};
 use crate::storage::Storage;
 #[cfg(feature = "std")]
-use crate::wait::WaitList;
+use crate::wait::{Beacon, State, WaitList};
 use crate::wait::{Blocked, Waiter, WakeRef};
 use core::fmt;
 use core::future::Future;
@@ -60,14 +60,14 @@ pub(crate) fn send_op<T, S: Storage<T>>(
     let value = slot
         .take()
         .expect("sluicebox: send future polled after it completed");
-    match chan.push(value) {
+    match chan.push_waiting(value) {
         Ok(()) => Ok(Ok(())),
         Err(PushError::Closed(v)) => Ok(Err(SendError(v))),
         Err(PushError::Full(v)) => {
             *slot = Some(v);
             Err(Blocked::Empty)
         }
-        Err(PushError::Busy(v)) => {
+        Err(PushError::InFlight(v)) => {
             *slot = Some(v);
             Err(Blocked::Busy)
         }
@@ -86,6 +86,7 @@ impl<T, S: Storage<T>> Future for SendFuture<'_, T, S> {
             WakeRef::Task(cx.waker()),
             || send_op(chan, value),
             || chan.space_left(),
+            &chan.send_beacon(),
         )
     }
 }
@@ -117,11 +118,11 @@ impl<'a, T, S: Storage<T>> RecvFuture<'a, T, S> {
 
 /// The `recv` operation: `Ok(Some(item))`, `Ok(None)` at the end, `Err` to wait.
 pub(crate) fn recv_op<T, S: Storage<T>>(chan: &Chan<T, S>) -> Result<Option<T>, Blocked> {
-    match chan.pop() {
+    match chan.pop_waiting() {
         Ok(v) => Ok(Some(v)),
         Err(PopError::Closed) => Ok(None),
-        Err(PopError::Empty | PopError::Hole) => Err(Blocked::Empty),
-        Err(PopError::Busy) => Err(Blocked::Busy),
+        Err(PopError::Empty | PopError::Hole { .. }) => Err(Blocked::Empty),
+        Err(PopError::InFlight | PopError::Reserved) => Err(Blocked::Busy),
     }
 }
 
@@ -136,6 +137,7 @@ impl<T, S: Storage<T>> Future for RecvFuture<'_, T, S> {
             WakeRef::Task(cx.waker()),
             || recv_op(chan),
             || chan.items_left(),
+            &chan.recv_beacon(),
         )
     }
 }
@@ -183,13 +185,14 @@ pub(crate) fn poll_reserve<'a, T, S: Storage<T>>(
     chan.send_waiters.poll_op(
         waiter,
         WakeRef::Task(cx.waker()),
-        || match chan.claim() {
+        || match chan.claim_waiting() {
             Ok(pos) => Ok(Ok(Permit::new(chan, pos))),
             Err(Claim::Closed) => Ok(Err(SendError(()))),
             Err(Claim::Full) => Err(Blocked::Empty),
-            Err(Claim::Busy) => Err(Blocked::Busy),
+            Err(Claim::InFlight) => Err(Blocked::Busy),
         },
         || chan.space_left(),
+        &chan.send_beacon(),
     )
 }
 
@@ -292,6 +295,7 @@ impl<T, S: Storage<T>> Future for ClosedFuture<'_, T, S> {
             WakeRef::Task(cx.waker()),
             || chan.is_closed().then_some(()).ok_or(Blocked::Empty),
             || false,
+            &(),
         )
     }
 }
@@ -321,6 +325,7 @@ pub(crate) fn block_on_op<R>(
     list: &WaitList,
     mut op: impl FnMut() -> Result<R, Blocked>,
     more: impl Fn() -> bool,
+    beacon: &impl Beacon,
 ) -> R {
     // Spin (then yield) briefly before parking: waking a parked thread costs 1-40 us (an
     // idle virtual CPU must be woken), while the other side usually frees a slot within
@@ -358,10 +363,17 @@ pub(crate) fn block_on_op<R>(
     let _guard = Unregister { list, waiter };
     let thread = crate::loom::current_thread();
     loop {
-        match list.poll_op(waiter, WakeRef::Thread(&thread), &mut op, &more) {
+        match list.poll_op(waiter, WakeRef::Thread(&thread), &mut op, &more, beacon) {
             Poll::Ready(r) => return r,
-            // A spurious unpark just polls again.
-            Poll::Pending => crate::loom::park(),
+            // Park only while still queued. A notification that came while we were
+            // still running is seen here (`Notified` is stored before the unpark), so it
+            // does not depend on the unpark token alone: loom drops the token of a
+            // thread caught mid-yield (std keeps it). A spurious unpark just polls again.
+            Poll::Pending => {
+                if waiter.state() == State::Queued {
+                    crate::loom::park();
+                }
+            }
         }
     }
 }

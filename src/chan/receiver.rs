@@ -72,8 +72,13 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     #[cfg(feature = "std")]
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
         let chan = self.chan();
-        super::future::block_on_op(&chan.recv_waiters, || recv_op(chan), || chan.items_left())
-            .ok_or(RecvError)
+        super::future::block_on_op(
+            &chan.recv_waiters,
+            || recv_op(chan),
+            || chan.items_left(),
+            &chan.recv_beacon(),
+        )
+        .ok_or(RecvError)
     }
 
     /// Waits for at least one item, then appends it and every item available right now,
@@ -354,6 +359,7 @@ impl<T, R: ChannelRef<T>> RecvStream<T, R> {
             WakeRef::Task(cx.waker()),
             || recv_op(chan),
             || chan.items_left(),
+            &chan.recv_beacon(),
         )
     }
 

@@ -117,6 +117,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
             &chan.send_waiters,
             || super::future::send_op(chan, &mut value),
             || chan.space_left(),
+            &chan.send_beacon(),
         )
     }
 
@@ -160,7 +161,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     pub fn try_reserve(&self) -> Result<Permit<'_, T, R::Storage>, TrySendError<()>> {
         match self.chan().claim() {
             Ok(pos) => Ok(Permit::new(self.chan(), pos)),
-            Err(Claim::Full | Claim::Busy) => Err(TrySendError::Full(())),
+            Err(Claim::Full | Claim::InFlight) => Err(TrySendError::Full(())),
             Err(Claim::Closed) => Err(TrySendError::Closed(())),
         }
     }

@@ -36,6 +36,19 @@
 //!    `queued`*. With both fences in the single total order, either the retry sees the
 //!    change or the notifier sees the waiter (the store-buffering pattern, closed by the
 //!    fences). So `notify_one` with nobody waiting costs one fence and one load, no lock.
+//!
+//!    **4b. Notifiers that claim with an RMW need no fence.** A channel's immediate push
+//!    and pop claim their slot with a CAS on the ring's `tail` / `head` anyway, so the
+//!    wait flag lives in that word (a [`Beacon`]; `ring.rs` has the bit). A queued waiter
+//!    raises the flag before its retry; the notifier that empties a list lowers it, under
+//!    the lock. Then for a claim and a raise, both RMWs (or reads) of one word, coherence
+//!    alone orders them: either the claim's CAS read the flag — and the publisher, once
+//!    its slot is published, wakes someone under the lock — or the waiter's retry reads
+//!    the word after the claim and sees the slot claimed. The waiter must then *not
+//!    sleep* on a slot it saw claimed but not yet published (the publisher may not know
+//!    about it): it waits the write out, which is a few instructions with no user code
+//!    in between. The channel's core documents where it does and does not do so
+//!    (`chan/core.rs`, "Waiting out a slot in flight").
 //! 5. Critical sections are O(1): link, unlink, pop the front, swap a waker. `notify_all`
 //!    drains in batches of [`WakeBatch`] size, releasing the lock between batches.
 
@@ -57,6 +70,19 @@ pub(crate) enum Blocked {
     Empty,
     /// Held up by a slot in flight, with maybe more behind it (invariant 3a).
     Busy,
+}
+
+/// Where a queued waiter tells the notifiers of invariant 4b that it waits.
+pub(crate) trait Beacon {
+    /// Makes sure the wait flag is up. Called after the waiter is linked, before its
+    /// retry.
+    fn raise(&self);
+}
+
+/// For lists whose notifiers all fence (invariant 4): nothing to raise.
+impl Beacon for () {
+    #[inline]
+    fn raise(&self) {}
 }
 
 /// A FIFO queue of parked tasks and threads.
@@ -98,6 +124,25 @@ impl WaitList {
     pub(crate) fn notify_one(&self) {
         if self.anyone_waiting() {
             self.notify_one_slow();
+        }
+    }
+
+    /// Wakes the oldest waiter, for a notifier whose claim read the wait flag up
+    /// (invariant 4b): straight to the lock. If that empties the list, `lower` runs
+    /// under the lock, to take the flag down.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn notify_one_flagged(&self, lower: impl FnOnce()) {
+        let target = {
+            let mut list = self.list.lock();
+            let target = self.notify_one_locked(&mut list);
+            if list.is_empty() {
+                lower();
+            }
+            target
+        };
+        if let Some(target) = target {
+            target.wake();
         }
     }
 
@@ -244,8 +289,8 @@ impl WaitList {
         }
     }
 
-    /// One step of waiting for `op`: try it; if it cannot complete, queue `waiter`, try
-    /// once more (invariant 4), and return `Pending`. A pending notification is consumed
+    /// One step of waiting for `op`: try it; if it cannot complete, queue `waiter`, raise
+    /// `beacon`, try once more (invariant 4), and return `Pending`. A pending notification is consumed
     /// first, without the lock. When `op` completes the waiter is unregistered, and if
     /// it was ever held up by a slot in flight and `more()` says something is left, the
     /// next waiter is woken (invariant 3a).
@@ -256,6 +301,7 @@ impl WaitList {
         target: WakeRef<'_>,
         mut op: impl FnMut() -> Result<R, Blocked>,
         more: impl FnOnce() -> bool,
+        beacon: &impl Beacon,
     ) -> core::task::Poll<R> {
         let mut attempt = || match op() {
             Ok(r) => Some(r),
@@ -273,6 +319,7 @@ impl WaitList {
                 return core::task::Poll::Ready(r);
             }
             if self.register(waiter, target, woken) {
+                beacon.raise();
                 if let Some(r) = attempt() {
                     self.complete(waiter, more);
                     return core::task::Poll::Ready(r);
