@@ -8,8 +8,12 @@
 //! Two deliberate differences under loom:
 //! - `const fn` constructors become plain `fn` (loom's types cannot be built in `const`);
 //!   [`const_fn!`] does this.
-//! - [`Backoff`] yields to the model scheduler at every step and gives up after two steps,
-//!   because loom aborts models that spin.
+//! - [`Backoff`] yields to the model scheduler at every step, and its `is_completed` is
+//!   always true: the ring gives up on a slot in flight at first sight. loom hands a yield
+//!   to any other runnable thread, so a backoff that waited would always see the writer
+//!   finish, and the models would never explore what a caller does when the ring gives
+//!   up (report Full/Empty, wait the write out, or park); at first sight they explore it
+//!   whenever the writer is preempted mid-write.
 
 /// Declares a function that is `const` normally and a plain `fn` under loom.
 macro_rules! const_fn {
@@ -221,8 +225,6 @@ pub(crate) fn spin_hint() {
 pub(crate) struct Backoff {
     #[cfg(not(loom))]
     inner: crossbeam_utils::Backoff,
-    #[cfg(loom)]
-    steps: core::cell::Cell<u32>,
 }
 
 impl Backoff {
@@ -231,8 +233,6 @@ impl Backoff {
         Self {
             #[cfg(not(loom))]
             inner: crossbeam_utils::Backoff::new(),
-            #[cfg(loom)]
-            steps: core::cell::Cell::new(0),
         }
     }
 
@@ -263,12 +263,11 @@ impl Backoff {
         #[cfg(not(loom))]
         return self.inner.is_completed();
         #[cfg(loom)]
-        return self.steps.get() >= 2;
+        return true;
     }
 
     #[cfg(loom)]
     fn step(&self) {
-        self.steps.set(self.steps.get() + 1);
         loom::thread::yield_now();
     }
 }

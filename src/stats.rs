@@ -10,8 +10,8 @@
 /// Reading a snapshot costs the channel nothing on its fast path: `sent` and `received`
 /// are derived from the ring's positions; `rejected` and `evicted` are counted only on
 /// their slow paths. On targets with a 32-bit `usize` the totals wrap: `sent` and
-/// `received`, which are derived from the ring's 32-bit positions, after between 2³⁰ and
-/// 2³¹ items depending on the capacity (`cap × 2³² / (2 × (cap + 1).next_power_of_two())`),
+/// `received`, which are derived from the ring's 32-bit positions, after between 2²⁹ and
+/// 2³⁰ items depending on the capacity (`cap × 2³² / (4 × (cap + 1).next_power_of_two())`),
 /// and `rejected` / `evicted` after 2³². Across such a wrap a total goes down, and
 /// `sent - received == len` fails for the snapshots between the two ends' wraps.
 ///

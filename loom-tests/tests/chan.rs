@@ -563,9 +563,10 @@ fn static_channel_blocking_last_receiver_drop() {
 /// can read: by the time both finish (a sender still keeping the channel alive) it has
 /// been dropped by the receiver's drain. A refused send hands the value back.
 ///
-/// Loom's scheduler always hands a yield to the in-flight sender, so the drain's bounded
-/// wait for a send mid-write always succeeds here; with real threads the drain can give
-/// up first (see the README, "Findings").
+/// With `std` the drain waits out a send mid-write (the push itself no longer checks for
+/// a gone receiver; `chan/core.rs`, "Waiting out a slot in flight"). Under loom the
+/// ring gives up on a slot in flight at first sight, so the models reach that wait
+/// whenever the sender is preempted between its claim and its publish.
 #[test]
 fn drop_once_send_mid_write_vs_last_receiver_drop() {
     let outcomes = Outcomes::new();

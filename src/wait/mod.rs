@@ -23,8 +23,8 @@
 //!    issued per item (or slot) made available, and a waiter's retry normally either
 //!    succeeds or sees "nothing there" at a point every later publish is ordered after
 //!    (invariant 4). But the retry can also stop at a slot still in flight — a held
-//!    permit at the head, a push or pop mid-way — with items (or free slots) *behind* it
-//!    (`Blocked::Busy`). Their notifications were issued before anyone waited, or went
+//!    permit at the head, or (without `std`, see 4b) a push or pop mid-way — with items
+//!    (or free slots) *behind* it (`Blocked::Busy`). Their notifications were issued before anyone waited, or went
 //!    to this very waiter; the blocker's own publish issues only one. So an operation
 //!    that was ever `Busy` checks, when it completes, with the caller's `more`
 //!    predicate, whether anything is left, and if so wakes the next waiter, who does the
