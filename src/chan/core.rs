@@ -39,7 +39,10 @@ use core::marker::PhantomData;
 
 /// Whether waiters wait out a slot claimed by an immediate push or pop, and immediate
 /// publishers wake by the wait flag alone (see "Waiting out a slot in flight" above).
-pub(crate) const WAIT_OUT_IN_FLIGHT: bool = cfg!(feature = "std");
+///
+/// `--cfg sluicebox_fenced` forces the bare-metal protocol on `std` too, so the loom
+/// models (which need `std` for threads) check both.
+pub(crate) const WAIT_OUT_IN_FLIGHT: bool = cfg!(all(feature = "std", not(sluicebox_fenced)));
 
 /// The state every handle of one channel shares: the ring, its slots, the handle counts,
 /// the slow-path counters and the two wait lists.
