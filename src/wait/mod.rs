@@ -260,11 +260,17 @@ impl WaitList {
 
     /// The owner is done with `waiter` (its operation completed, or it is being
     /// dropped): unlinks it, or passes on a notification it received but did not consume.
+    #[inline]
     pub(crate) fn unregister(&self, waiter: Pin<&Waiter>) {
-        // Only the owner (us) moves a waiter out of Idle: no lock needed to see it.
-        if waiter.state() == State::Idle {
-            return;
+        // Only the owner (us) moves a waiter out of Idle: no lock needed to see it. This
+        // check runs after every completed operation, so it is inlined; the rest is not.
+        if waiter.state() != State::Idle {
+            self.unregister_linked_or_notified(waiter);
         }
+    }
+
+    #[inline(never)]
+    fn unregister_linked_or_notified(&self, waiter: Pin<&Waiter>) {
         let ptr = NonNull::from(waiter.get_ref());
         let (own, handed_on) = {
             let mut list = self.list.lock();

@@ -129,6 +129,7 @@ impl Waiter {
     }
 
     /// The current state.
+    #[inline]
     pub(crate) fn state(&self) -> State {
         // Acquire: pairs with the notifier's Release in `set_state`, so an owner that sees
         // `Notified` also sees the notifier's last writes to the node (it unlinked it).
@@ -140,6 +141,7 @@ impl Waiter {
     }
 
     /// Sets the state (under the lock, or `Notified → Idle` by the owner; see `State`).
+    #[inline]
     pub(crate) fn set_state(&self, state: State) {
         // Release: a notifier's `Notified` publishes its unlinking of the node (its last
         // access) to the owner's Acquire load.
@@ -147,6 +149,7 @@ impl Waiter {
     }
 
     /// If a notification is pending, consumes it without the lock (see `State`).
+    #[inline]
     pub(crate) fn take_notification(&self) -> bool {
         if self.state() == State::Notified {
             self.set_state(State::Idle);
@@ -157,11 +160,13 @@ impl Waiter {
     }
 
     /// Owner only: the current operation was held up by a slot in flight.
+    #[inline]
     pub(crate) fn set_busy(&self) {
         self.busy.set(true);
     }
 
     /// Owner only: whether the operation that just ended was ever held up; resets.
+    #[inline]
     pub(crate) fn take_busy(&self) -> bool {
         self.busy.replace(false)
     }
