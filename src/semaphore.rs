@@ -6,11 +6,8 @@
 //!
 //! # Invariants
 //!
-//! 1. `permits` holds `free << 2 | waiting << 1 | closed`. Permits assigned to a queued
-//!    waiter are not free: they move from the releaser to the node (`wanted` goes down).
-//!    `waiting` is set exactly while the wait list is non-empty: it changes only under
-//!    the lock, in the same critical section as the link or unlink that makes the list
-//!    non-empty or empty (`list_changed`).
+//! 1. `permits` holds `free << 1 | closed`. Permits assigned to a queued waiter are not
+//!    free: they move from the releaser to the node (`wanted` goes down).
 //! 2. **FIFO.** While anyone is queued, released permits go to the front waiter first; a
 //!    front waiter that needs more than is released keeps what it got and blocks those
 //!    behind it (a large `acquire_many` is not starved by small ones). A new acquirer
@@ -18,14 +15,10 @@
 //!    `try_acquire` fails while the free counter is empty — which it is while waiters are
 //!    queued (permits only reach the counter when nobody waits, or in the instant
 //!    before a concurrent release rebalances them; see 3).
-//! 3. **No lost permits, and no fence.** A releaser adds to `free` with a CAS on
-//!    `permits` that fails over to the lock if it sees `waiting`: then it hands the
-//!    permits to the queued waiters instead (`distribute`). A waiter links itself, sets
-//!    `waiting` (an RMW on the same word) and then re-reads `free`, rebalancing if it is
-//!    not 0. Both sides are RMWs (or later reads) of one atomic, so coherence alone
-//!    orders them: either the releaser's CAS came first and the waiter's re-read sees its
-//!    permits, or it came after and saw `waiting` (the wait list's invariant 4b, applied
-//!    to the permit count). A release with nobody waiting is one CAS, nothing else.
+//! 3. **No lost permits.** A releaser adds to `free`, fences, and rebalances (moves `free`
+//!    into waiters under the lock) if it sees anyone queued; a waiter queues, fences, and
+//!    rebalances if it sees `free > 0`. By the store-buffering argument of the wait list's
+//!    invariant 4, one of them sees the other.
 //! 4. A waiter dropped while queued gives back what it was assigned; one dropped after it
 //!    was granted (notified, not yet polled) gives back everything: permits never leak
 //!    through cancellation.
@@ -43,9 +36,7 @@ use core::ptr::NonNull;
 use core::task::{Context, Poll};
 
 const CLOSED: usize = 1;
-/// Set while the wait list is non-empty (invariant 1).
-const WAITING: usize = 2;
-const SHIFT: usize = 2;
+const SHIFT: usize = 1;
 
 /// A counting semaphore for async tasks and threads, fair and allocation-free.
 ///
@@ -221,7 +212,7 @@ impl Semaphore {
                     let Some(w) = list.pop_front() else { break };
                     batch.push(notify_locked(&mut list, w));
                 }
-                self.list_changed(&mut list);
+                self.waiters.set_queued(&mut list);
                 list.is_empty()
             };
             batch.wake_all();
@@ -284,8 +275,7 @@ impl Semaphore {
             if cur & CLOSED != 0 {
                 return Err(true);
             }
-            // Someone queued is ahead of us (invariant 2).
-            if cur & WAITING != 0 || cur >> SHIFT < n {
+            if cur >> SHIFT < n {
                 return Err(false);
             }
             // AcqRel: acquire what the releaser published; release is harmless.
@@ -454,49 +444,13 @@ impl Semaphore {
         if n == 0 {
             return;
         }
-        // Relaxed: validated by the CAS.
-        let mut cur = self.permits.load(Ordering::Relaxed);
-        loop {
-            if cur & WAITING != 0 {
-                // Someone is queued: the permits go to them, in order.
-                self.distribute(n);
-                return;
-            }
-            let free = cur >> SHIFT;
-            assert!(
-                n <= Self::MAX_PERMITS - free,
-                "sluicebox: adding {n} permits to {free} would exceed Semaphore::MAX_PERMITS"
-            );
-            // Release: publish what the permit holder did to the next acquirer. The CAS
-            // reads `waiting` in the same RMW (invariant 3).
-            match self.permits.compare_exchange_weak(
-                cur,
-                cur + (n << SHIFT),
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(actual) => cur = actual,
-            }
+        if self.waiters.anyone_waiting() {
+            self.distribute(n);
+            return;
         }
-    }
-
-    /// Records a change of the wait list (under its lock): the queued count for
-    /// monitoring, and the `waiting` bit (invariant 1), whose RMW happens only when the
-    /// list becomes non-empty or empty.
-    fn list_changed(&self, list: &mut List) {
-        self.waiters.set_queued(list);
-        // Relaxed: `waiting` only changes under the lock we hold, so this reads its
-        // current value.
-        let up = self.permits.load(Ordering::Relaxed) & WAITING != 0;
-        if list.is_empty() == up {
-            if up {
-                // SeqCst: an RMW of the word every release CASes (invariant 3).
-                self.permits.fetch_and(!WAITING, Ordering::SeqCst);
-            } else {
-                // SeqCst: as above.
-                self.permits.fetch_or(WAITING, Ordering::SeqCst);
-            }
+        self.add_free(n);
+        if self.waiters.anyone_waiting() {
+            self.distribute(0);
         }
     }
 
@@ -510,8 +464,8 @@ impl Semaphore {
                 n <= Self::MAX_PERMITS - free,
                 "sluicebox: adding {n} permits to {free} would exceed Semaphore::MAX_PERMITS"
             );
-            // Release: publish what the permit holder did to the next acquirer. Only called
-            // under the lock with the list empty (`waiting` down).
+            // Release: publish what the permit holder did to the next acquirer. The release
+            // path's fence follows for invariant 3.
             match self.permits.compare_exchange_weak(
                 cur,
                 cur + (n << SHIFT),
@@ -562,7 +516,7 @@ impl Semaphore {
                     list.pop_front();
                     batch.push(notify_locked(&mut list, front));
                 }
-                self.list_changed(&mut list);
+                self.waiters.set_queued(&mut list);
                 if *n > 0 && list.is_empty() {
                     // Taken out of `rest` first: if this panics (past MAX_PERMITS), the
                     // unwinding must not try to add them again.
@@ -590,12 +544,13 @@ impl Semaphore {
             return Poll::Ready(Err(AcquireError::TooManyPermits));
         }
         if !*queued {
-            // Fast path: nobody queued ahead of us (FIFO; `try_take` checks `waiting`),
-            // enough free permits.
-            match self.try_take(n) {
-                Ok(()) => return Poll::Ready(Ok(())),
-                Err(true) => return Poll::Ready(Err(AcquireError::Closed)),
-                Err(false) => {}
+            // Fast path: nobody queued ahead of us (FIFO), enough free permits.
+            if self.waiters.len() == 0 {
+                match self.try_take(n) {
+                    Ok(()) => return Poll::Ready(Ok(())),
+                    Err(true) => return Poll::Ready(Err(AcquireError::Closed)),
+                    Err(false) => {}
+                }
             }
             let ptr = NonNull::from(waiter.get_ref());
             let replaced = {
@@ -619,13 +574,14 @@ impl Semaphore {
                 waiter.set_state(State::Queued);
                 // SAFETY: pinned, not linked (never queued), unregistered in `Drop`.
                 unsafe { list.push_back(ptr) };
-                self.list_changed(&mut list);
+                self.waiters.set_queued(&mut list);
                 replaced
             };
             drop(replaced);
             *queued = true;
-            // Invariant 3: `waiting` went up (if we were first) before this re-read of the
-            // same word, so a release that did not see it is seen here.
+            // SeqCst fence: invariant 3 — our queueing is ordered before the re-check of
+            // the free count, pairing with the releaser's fence.
+            crate::loom::fence(Ordering::SeqCst);
             if self.available_permits() > 0 {
                 self.distribute(0);
             }
@@ -677,7 +633,7 @@ impl Semaphore {
             if waiter.state() == State::Queued {
                 // SAFETY: Queued means linked into this list.
                 unsafe { list.remove(ptr) };
-                self.list_changed(&mut list);
+                self.waiters.set_queued(&mut list);
             }
             waiter.set_state(State::Idle);
             (assigned, own)
