@@ -68,51 +68,42 @@ impl<F: Future> Future for Counted<F> {
 /// `producers` tasks send `0..n` between them into one channel of `cap`; one consumer
 /// task sums what it receives. Returns the consumer's sum.
 fn run<E: Exec>(ex: &E, peer: &str, cap: usize, producers: u64, n: u64) -> u64 {
+    // The two channels' types differ, so the body is written once, as a macro.
+    macro_rules! body {
+        ($bounded:expr, $item:pat => $v:expr) => {{
+            let (tx, rx) = $bounded;
+            let sends: Vec<_> = (0..producers)
+                .map(|p| {
+                    let tx = tx.clone();
+                    ex.spawn(async move {
+                        for i in (p..n).step_by(producers as usize) {
+                            counted(tx.send(i), 0).await.expect("receiver alive");
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            let sum = ex
+                .spawn(async move {
+                    let mut sum = 0u64;
+                    while let $item = counted(rx.recv(), 1).await {
+                        sum = sum.wrapping_add($v);
+                    }
+                    sum
+                })
+                .await;
+            for s in sends {
+                s.await;
+            }
+            sum
+        }};
+    }
     ex.block_on(async {
-        let mut sends: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
-        let sum = if peer == "sluicebox" {
-            let (tx, rx) = sluicebox::bounded::<u64>(cap);
-            for p in 0..producers {
-                let tx = tx.clone();
-                sends.push(Box::pin(ex.spawn(async move {
-                    for i in (p..n).step_by(producers as usize) {
-                        counted(tx.send(i), 0).await.expect("receiver alive");
-                    }
-                })));
-            }
-            drop(tx);
-            ex.spawn(async move {
-                let mut sum = 0u64;
-                while let Some(v) = counted(rx.recv(), 1).await {
-                    sum = sum.wrapping_add(v);
-                }
-                sum
-            })
-            .await
+        if peer == "sluicebox" {
+            body!(sluicebox::bounded::<u64>(cap), Some(v) => v)
         } else {
-            let (tx, rx) = kanal::bounded_async::<u64>(cap);
-            for p in 0..producers {
-                let tx = tx.clone();
-                sends.push(Box::pin(ex.spawn(async move {
-                    for i in (p..n).step_by(producers as usize) {
-                        counted(tx.send(i), 0).await.expect("receiver alive");
-                    }
-                })));
-            }
-            drop(tx);
-            ex.spawn(async move {
-                let mut sum = 0u64;
-                while let Ok(v) = counted(rx.recv(), 1).await {
-                    sum = sum.wrapping_add(v);
-                }
-                sum
-            })
-            .await
-        };
-        for s in sends {
-            s.await;
+            body!(kanal::bounded_async::<u64>(cap), Ok(v) => v)
         }
-        sum
     })
 }
 

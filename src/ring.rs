@@ -24,8 +24,8 @@
 //! only claim a position by CAS on `tail`, so no push can slip in after the close.
 //!
 //! The `wait` bit is a flag, not part of the position: in `tail` it says *receivers may
-//! be waiting*, in `head` *senders may be waiting*. Waiters raise it (`raise_*`), the
-//! notifier that empties a wait list lowers it (`lower_*`), and every claim CAS carries it
+//! be waiting*, in `head` *senders may be waiting*. Waiters raise it (`raise_waiting`),
+//! the notifier that empties a wait list lowers it (`lower_waiting`), and every claim CAS carries it
 //! over unchanged and hands what it read to its caller. So a push learns whether to wake
 //! a receiver from the CAS it does anyway: no fence, no extra load (wait-list
 //! invariant 4b).
@@ -70,8 +70,8 @@
 //! | slot `stamp` store after write/read | Release | publishes the value (push) or the end of our read (pop) to the next owner |
 //! | `fence` before the full/empty re-read | SeqCst | orders "my stamp read said occupied/empty" before the read of the other end |
 //! | `mark_reserved` stamp store | Relaxed | publishes no value: a pop that reads it only reports `Reserved`, and the permit's later Release store (and fenced wake) is what a receiver waits for |
-//! | `raise_*`: `fetch_or(wait)` | SeqCst | an RMW on the word every claim CASes, so each claim either reads the flag or is read by the raiser (coherence alone decides; SeqCst keeps it in the total order with the wait list's fences) |
-//! | `lower_*`: `fetch_and(!wait)` | SeqCst | as for `raise_*`; done under the wait list's lock with the list empty |
+//! | `raise_waiting`: `fetch_or(wait)` | SeqCst | an RMW on the word every claim CASes, so each claim either reads the flag or is read by the raiser (coherence alone decides; SeqCst keeps it in the total order with the wait list's fences) |
+//! | `lower_waiting`: `fetch_and(!wait)` | SeqCst | as for `raise_waiting`; done under the wait list's lock with the list empty |
 //! | `load` of the flag before raising | Relaxed | a raiser that sees the flag up skips its RMW: the flag was raised by a waiter still queued ahead of it, and stays up while any waiter is queued (see `chan/core.rs`) |
 //! | close: `fetch_or(mark)` on `tail` | SeqCst | one RMW on the word every push must CAS: a push either claimed before it or sees the mark; SeqCst keeps close in the total order the wait lists' fences rely on |
 //! | `len()` reads of `tail`, `head`, `tail` | SeqCst | a stable pair (tail unchanged around the head read) gives `head <= tail`, so `len` is always in `0..=cap` |
@@ -158,6 +158,16 @@ pub(crate) enum Claim {
     InFlight,
     /// The ring was closed.
     Closed,
+}
+
+/// Which end's position word a wait flag lives in: the one the *other* side claims with
+/// its CAS (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// `head`: senders waiting (pops read it).
+    Head,
+    /// `tail`: receivers waiting (pushes read it).
+    Tail,
 }
 
 /// The positions of the ring. The slots live elsewhere and are passed in.
@@ -495,32 +505,27 @@ impl Ring {
         }
     }
 
-    /// Raises the receiver-wait flag in `tail` (see the module docs).
-    pub(crate) fn raise_receivers_waiting(&self) {
-        Self::raise(&self.tail, self.wait_bit);
-    }
-
-    /// Lowers the receiver-wait flag. Only with the receivers' wait list locked and empty.
-    pub(crate) fn lower_receivers_waiting(&self) {
-        // SeqCst: see the module's ordering table.
-        self.tail.fetch_and(!self.wait_bit, Ordering::SeqCst);
-    }
-
-    /// Raises the sender-wait flag in `head`.
-    pub(crate) fn raise_senders_waiting(&self) {
-        Self::raise(&self.head, self.wait_bit);
-    }
-
-    /// Lowers the sender-wait flag. Only with the senders' wait list locked and empty.
-    pub(crate) fn lower_senders_waiting(&self) {
-        // SeqCst: see the module's ordering table.
-        self.head.fetch_and(!self.wait_bit, Ordering::SeqCst);
-    }
-
-    fn raise(word: &AtomicUsize, wait_bit: usize) {
+    /// Raises the wait flag in `end`'s word (see the module docs): `Tail` for waiting
+    /// receivers, `Head` for waiting senders.
+    pub(crate) fn raise_waiting(&self, end: End) {
+        let word = self.word(end);
         // Relaxed, then SeqCst: see the module's ordering table.
-        if word.load(Ordering::Relaxed) & wait_bit == 0 {
-            word.fetch_or(wait_bit, Ordering::SeqCst);
+        if word.load(Ordering::Relaxed) & self.wait_bit == 0 {
+            word.fetch_or(self.wait_bit, Ordering::SeqCst);
+        }
+    }
+
+    /// Lowers the wait flag in `end`'s word. Only with that side's wait list locked and
+    /// empty.
+    pub(crate) fn lower_waiting(&self, end: End) {
+        // SeqCst: see the module's ordering table.
+        self.word(end).fetch_and(!self.wait_bit, Ordering::SeqCst);
+    }
+
+    fn word(&self, end: End) -> &AtomicUsize {
+        match end {
+            End::Head => &self.head,
+            End::Tail => &self.tail,
         }
     }
 

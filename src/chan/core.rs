@@ -31,7 +31,7 @@
 
 use super::error::{TryRecvError, TrySendError};
 use crate::loom::{fence, AtomicUsize, Backoff, Ordering};
-use crate::ring::{Claim, PopError, PushError, Ring, Slot};
+use crate::ring::{Claim, End, PopError, PushError, Ring, Slot};
 use crate::stats::Stats;
 use crate::storage::Storage;
 use crate::wait::{Beacon, WaitList};
@@ -117,7 +117,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
         if WAIT_OUT_IN_FLIGHT {
             if waiting {
                 self.recv_waiters
-                    .notify_one_flagged(|| self.ring.lower_receivers_waiting());
+                    .notify_one_flagged(|| self.ring.lower_waiting(End::Tail));
             }
         } else {
             self.recv_waiters.notify_one();
@@ -134,7 +134,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
         if WAIT_OUT_IN_FLIGHT {
             if waiting {
                 self.send_waiters
-                    .notify_one_flagged(|| self.ring.lower_senders_waiting());
+                    .notify_one_flagged(|| self.ring.lower_waiting(End::Head));
             }
         } else {
             self.send_waiters.notify_one();
@@ -211,13 +211,13 @@ impl<T, S: Storage<T>> Chan<T, S> {
     }
 
     /// The beacon senders raise when they wait (wait-list invariant 4b).
-    pub(crate) fn send_beacon(&self) -> SendBeacon<'_> {
-        SendBeacon(&self.ring)
+    pub(crate) fn send_beacon(&self) -> WaitFlag<'_> {
+        WaitFlag(&self.ring, End::Head)
     }
 
     /// The beacon receivers raise when they wait.
-    pub(crate) fn recv_beacon(&self) -> RecvBeacon<'_> {
-        RecvBeacon(&self.ring)
+    pub(crate) fn recv_beacon(&self) -> WaitFlag<'_> {
+        WaitFlag(&self.ring, End::Tail)
     }
 
     /// Publishes `value` at a position claimed by a permit.
@@ -460,28 +460,15 @@ impl<T, S: Storage<T>> Chan<T, S> {
     }
 }
 
-/// Raises the sender-wait flag in the ring's `head` (wait-list invariant 4b).
+/// A side's wait flag in the ring's `head` or `tail` word (wait-list invariant 4b).
 #[derive(Debug)]
-pub(crate) struct SendBeacon<'a>(&'a Ring);
+pub(crate) struct WaitFlag<'a>(&'a Ring, End);
 
-impl Beacon for SendBeacon<'_> {
+impl Beacon for WaitFlag<'_> {
     #[inline]
     fn raise(&self) {
         if WAIT_OUT_IN_FLIGHT {
-            self.0.raise_senders_waiting();
-        }
-    }
-}
-
-/// Raises the receiver-wait flag in the ring's `tail`.
-#[derive(Debug)]
-pub(crate) struct RecvBeacon<'a>(&'a Ring);
-
-impl Beacon for RecvBeacon<'_> {
-    #[inline]
-    fn raise(&self) {
-        if WAIT_OUT_IN_FLIGHT {
-            self.0.raise_receivers_waiting();
+            self.0.raise_waiting(self.1);
         }
     }
 }

@@ -131,15 +131,23 @@ impl<T, S: Storage<T>> Future for RecvFuture<'_, T, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         pinned_waiter!(self => this, waiter);
-        let chan = this.chan;
-        chan.recv_waiters.poll_op(
-            waiter,
-            WakeRef::Task(cx.waker()),
-            || recv_op(chan),
-            || chan.items_left(),
-            &chan.recv_beacon(),
-        )
+        poll_recv(this.chan, waiter, cx)
     }
+}
+
+/// One step of waiting for an item: shared by `RecvFuture` and `RecvStream::poll_recv`.
+pub(crate) fn poll_recv<T, S: Storage<T>>(
+    chan: &Chan<T, S>,
+    waiter: Pin<&Waiter>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    chan.recv_waiters.poll_op(
+        waiter,
+        WakeRef::Task(cx.waker()),
+        || recv_op(chan),
+        || chan.items_left(),
+        &chan.recv_beacon(),
+    )
 }
 
 impl<T, S: Storage<T>> Drop for RecvFuture<'_, T, S> {

@@ -3,10 +3,10 @@
 #[cfg(feature = "std")]
 use super::error::RecvError;
 use super::error::TryRecvError;
-use super::future::{recv_op, RecvFuture};
+use super::future::RecvFuture;
 use super::{handle_struct, observers, Chan};
 use crate::storage::ChannelRef;
-use crate::wait::{Waiter, WakeRef};
+use crate::wait::Waiter;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -74,7 +74,7 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
         let chan = self.chan();
         super::future::block_on_op(
             &chan.recv_waiters,
-            || recv_op(chan),
+            || super::future::recv_op(chan),
             || chan.items_left(),
             &chan.recv_beacon(),
         )
@@ -353,14 +353,7 @@ impl<T, R: ChannelRef<T>> RecvStream<T, R> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
-        let chan = this.rx.chan();
-        chan.recv_waiters.poll_op(
-            waiter,
-            WakeRef::Task(cx.waker()),
-            || recv_op(chan),
-            || chan.items_left(),
-            &chan.recv_beacon(),
-        )
+        super::future::poll_recv(this.rx.chan(), waiter, cx)
     }
 
     /// The receiver back (the stream's wait, if any, is cancelled).

@@ -133,8 +133,8 @@ fn wait_flags_ride_along_and_leave_positions_alone() {
     for cap in [1, 2, 3, 8] {
         let f = Fixture::new(cap, 0);
         assert!(!f.ring.push(&f.slots, 1u32).unwrap());
-        f.ring.raise_receivers_waiting();
-        f.ring.raise_senders_waiting();
+        f.ring.raise_waiting(End::Tail);
+        f.ring.raise_waiting(End::Head);
         // Both flags stay up across claims and pops, and every claim reports them.
         for i in 2..=cap as u32 {
             assert!(f.ring.push(&f.slots, i).unwrap(), "cap {cap}");
@@ -146,9 +146,9 @@ fn wait_flags_ride_along_and_leave_positions_alone() {
         );
         assert!(matches!(f.ring.push(&f.slots, 0), Err(PushError::Full(0))));
         assert_eq!(f.ring.pop(&f.slots).unwrap(), (1, true));
-        f.ring.lower_senders_waiting();
+        f.ring.lower_waiting(End::Head);
         assert!(f.ring.push(&f.slots, 99).unwrap());
-        f.ring.lower_receivers_waiting();
+        f.ring.lower_waiting(End::Tail);
         for expect in (2..=cap as u32).chain([99]) {
             assert_eq!(f.ring.pop(&f.slots).unwrap(), (expect, false));
         }
@@ -160,7 +160,7 @@ fn wait_flags_ride_along_and_leave_positions_alone() {
             (1, cap as u64 + 2, cap as u64 + 1)
         );
         // Closing with the flag up: the mark and the flag are separate bits.
-        f.ring.raise_receivers_waiting();
+        f.ring.raise_waiting(End::Tail);
         assert!(f.ring.close());
         assert!(matches!(
             f.ring.push(&f.slots, 8),
