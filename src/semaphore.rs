@@ -588,7 +588,8 @@ impl Semaphore {
         }
         loop {
             match waiter.state() {
-                State::Notified => {
+                // The semaphore never hands out batons; `Baton` is `Notified` here.
+                State::Notified | State::Baton => {
                     waiter.set_state(State::Idle);
                     *queued = false;
                     // SAFETY: a notified waiter is touched by nobody but its owner (us);

@@ -1339,22 +1339,101 @@ fn handoff_baton_behind_held_permit<R: Rt>(rt: &R) {
                 assert_eq!(w2.count(), 1, "item 1 is left: the next receiver is woken");
                 assert_eq!(poll_with(r2.as_mut(), &w2.waker()), Poll::Ready(Some(1)));
             } else {
-                // Dropped before the permit is published: nothing is reachable yet, so
-                // nobody needs waking; the publish wakes the second receiver, which
-                // takes item 0 and, item 1 being left, would wake a third.
+                // Dropped before the permit is published: nothing is reachable yet, but a
+                // dropped carrier cannot know whether the next receiver carries a baton
+                // too, so it passes one (the second receiver stops at the permit again).
+                // The publish wakes the second receiver, which takes item 0 and, item 1
+                // being left, wakes a third.
                 drop(r1);
-                assert_eq!(w2.count(), 0);
+                assert_eq!(w2.count(), 1, "the dropped carrier passes the baton on");
+                assert!(is_pending(&poll_with(r2.as_mut(), &w2.waker())));
                 let w3 = WakeCounter::new();
                 let mut r3 = Box::pin(rx.recv());
                 assert!(is_pending(&poll_with(r3.as_mut(), &w3.waker())));
                 permit.send(0);
-                assert_eq!((w2.count(), w3.count()), (1, 0));
+                assert_eq!((w2.count(), w3.count()), (2, 0));
                 assert_eq!(poll_with(r2.as_mut(), &w2.waker()), Poll::Ready(Some(0)));
                 assert_eq!(w3.count(), 1, "item 1 is left: the next receiver is woken");
                 assert_eq!(poll_with(r3.as_mut(), &w3.waker()), Poll::Ready(Some(1)));
             }
             assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         }
+    });
+}
+
+/// `handoff` (wait-list invariant 3a, found by a review on 2026-12-01): receivers parked
+/// *before* a permit was reserved. Each item sent behind the held permit wakes the front
+/// receiver, which stops at the permit and parks again at the front: it swallows one
+/// notification per item. When the permit publishes, the chain of batons must reach a
+/// receiver for every item left, and a swallowing receiver that is dropped must pass the
+/// baton on, or the last receivers sleep beside queued items.
+fn handoff_baton_debt_behind_held_permit<R: Rt>(rt: &R) {
+    rt.block_on(async {
+        // Three receivers, two items behind the permit, the first receiver completes.
+        let (tx, rx) = bounded::<u64>(4);
+        let w = [WakeCounter::new(), WakeCounter::new(), WakeCounter::new()];
+        let mut r: Vec<_> = (0..3).map(|_| Box::pin(rx.recv())).collect();
+        for (f, w) in r.iter_mut().zip(&w) {
+            assert!(is_pending(&poll_with(f.as_mut(), &w.waker())));
+        }
+        let permit = tx.try_reserve().unwrap();
+        for item in [1, 2] {
+            tx.try_send(item).unwrap();
+            assert_eq!(
+                w[0].count(),
+                item as usize,
+                "FIFO: the first receiver woken"
+            );
+            // It stops at the permit's slot and parks again, first in line.
+            assert!(is_pending(&poll_with(r[0].as_mut(), &w[0].waker())));
+        }
+        permit.send(0);
+        assert_eq!(
+            poll_with(r[0].as_mut(), &w[0].waker()),
+            Poll::Ready(Some(0))
+        );
+        assert_eq!(
+            w[1].count(),
+            1,
+            "items 1 and 2 are left: the next receiver is woken"
+        );
+        assert_eq!(
+            poll_with(r[1].as_mut(), &w[1].waker()),
+            Poll::Ready(Some(1))
+        );
+        assert_eq!(
+            w[2].count(),
+            1,
+            "item 2 is left: the baton reaches the third receiver"
+        );
+        assert_eq!(
+            poll_with(r[2].as_mut(), &w[2].waker()),
+            Poll::Ready(Some(2))
+        );
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+
+        // Two receivers, one item behind the permit, the swallowing receiver is dropped.
+        let (tx, rx) = bounded::<u64>(4);
+        let (w1, w2, w3) = (WakeCounter::new(), WakeCounter::new(), WakeCounter::new());
+        let mut r1 = Box::pin(rx.recv());
+        let mut r2 = Box::pin(rx.recv());
+        assert!(is_pending(&poll_with(r1.as_mut(), &w1.waker())));
+        assert!(is_pending(&poll_with(r2.as_mut(), &w2.waker())));
+        let permit = tx.try_reserve().unwrap();
+        tx.try_send(1).unwrap();
+        assert_eq!(w1.count(), 1);
+        assert!(is_pending(&poll_with(r1.as_mut(), &w1.waker())));
+        drop(r1);
+        // The baton went to the second receiver, which stops at the permit too.
+        assert_eq!(w2.count(), 1, "the dropped carrier passes the baton on");
+        assert!(is_pending(&poll_with(r2.as_mut(), &w2.waker())));
+        let mut r3 = Box::pin(rx.recv());
+        assert!(is_pending(&poll_with(r3.as_mut(), &w3.waker())));
+        permit.send(0);
+        assert_eq!(poll_with(r2.as_mut(), &w2.waker()), Poll::Ready(Some(0)));
+        assert_eq!(w3.count(), 1, "item 1 is left: the next receiver is woken");
+        assert_eq!(poll_with(r3.as_mut(), &w3.waker()), Poll::Ready(Some(1)));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     });
 }
 
@@ -1456,6 +1535,9 @@ tests! {
     hol_receivers_wait_at_permit_mini => hol_receivers_wait_at_permit::<Mini>;
     handoff_baton_behind_held_permit_tokio_current => handoff_baton_behind_held_permit::<TokioCurrent>;
     handoff_baton_behind_held_permit_mini => handoff_baton_behind_held_permit::<Mini>;
+    handoff_baton_debt_behind_held_permit_tokio_current =>
+        handoff_baton_debt_behind_held_permit::<TokioCurrent>;
+    handoff_baton_debt_behind_held_permit_mini => handoff_baton_debt_behind_held_permit::<Mini>;
     hol_full_at_held_permit_answers_tokio_current =>
         hol_full_at_held_permit_answers::<TokioCurrent>;
     hol_dropped_permit_gives_slot_back_tokio_current =>

@@ -553,3 +553,61 @@ fn skip_hang_force_send_behind_held_permit_cap1() {
         ledger.assert_all_dropped_once();
     });
 }
+
+/// `force_send` racing a receiver that is mid-pop on a full channel (found by a review on
+/// 2026-12-01): the slot to fill is the one being read, so evicting other items cannot
+/// free it. `force_send` must not destroy queued items for nothing: it may give up with
+/// `Full` (as `try_send` would), but with `std` only without having evicted anything
+/// (under `--cfg sluicebox_fenced`, the bare-metal protocol, it may drop one evicted
+/// item). Every item is received, returned, or counted as evicted, exactly once.
+#[test]
+fn force_send_vs_receiver_mid_pop_cap2() {
+    model(|| {
+        let ledger = Ledger::new(3);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(2);
+        tx.try_send(ledger.item(0)).unwrap();
+        tx.try_send(ledger.item(1)).unwrap();
+        let (l, g) = (ledger.clone(), gate.clone());
+        let forcer = thread::spawn(move || {
+            g.point();
+            let r = tx.force_send(l.item(2)).map_err(|e| e.into_inner());
+            let evicted = tx.stats().evicted;
+            (r.map(|e| e.map(id)).map_err(id), evicted)
+        });
+        gate.point();
+        let first = rx.try_recv().map(id).ok();
+        let (res, evicted) = forcer.join().unwrap();
+        let mut seen: Vec<usize> = first.into_iter().collect();
+        match res {
+            Ok(returned) => {
+                assert_eq!(evicted, returned.is_some() as u64);
+                seen.extend(returned);
+            }
+            Err(refused) => {
+                if !cfg!(sluicebox_fenced) {
+                    assert_eq!(evicted, 0, "gave up after evicting an item");
+                }
+                seen.push(refused);
+            }
+        }
+        while let Ok(v) = rx.try_recv() {
+            seen.push(id(v));
+        }
+        let mut distinct = seen.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), seen.len(), "an item seen twice: {seen:?}");
+        // An item not seen was evicted and dropped inside `force_send`: it must be counted.
+        let unseen: Vec<usize> = (0..3).filter(|i| !seen.contains(i)).collect();
+        assert!(
+            unseen.len() as u64 <= evicted,
+            "{unseen:?} vanished, {evicted} evicted"
+        );
+        for &i in &unseen {
+            assert_eq!(ledger.drops(i), 1, "item {i} neither seen nor dropped");
+        }
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+}

@@ -300,18 +300,30 @@ impl<T, S: Storage<T>> Chan<T, S> {
     /// then this evicts again, drops the earlier evicted item, and returns the last one
     /// (every eviction is counted in `stats().evicted`).
     ///
-    /// The oldest slot can be impossible to evict: reserved by a `Permit` that is still
-    /// held (or, for a bounded spin, being written by a concurrent send). Then this gives
-    /// up with `Full` rather than wait.
+    /// Only a *full* ring is evicted from. When the slot to fill is still being read by a
+    /// receiver (the ring is not full, the read is just not finished), evicting would not
+    /// free that slot, so this gives up with `Full` like `try_send` (after the ring's
+    /// bounded backoff). Once it has evicted an item, though, giving up would destroy
+    /// that item for nothing; then, with `std`, it waits the read out (a receiver mid-pop
+    /// always finishes; "Waiting out a slot in flight"). Without `std` it gives up even
+    /// then, and the evicted item is dropped. It also gives up with `Full` when the
+    /// oldest slot cannot be evicted: reserved by a `Permit` still held, or a send still
+    /// writing it.
     pub(crate) fn force_send(&self, value: T) -> Result<Option<T>, TrySendError<T>> {
         let mut value = value;
         let mut evicted = None;
         let mut stalled = false;
+        let backoff = Backoff::new();
         loop {
             match self.push(value) {
                 Ok(()) => return Ok(evicted),
                 Err(PushError::Closed(v)) => return Err(TrySendError::Closed(v)),
-                Err(PushError::Full(v) | PushError::InFlight(v)) => {
+                Err(PushError::InFlight(v)) if WAIT_OUT_IN_FLIGHT && evicted.is_some() => {
+                    value = v;
+                    backoff.snooze();
+                }
+                Err(PushError::InFlight(v)) => return Err(self.force_send_gives_up(v, evicted)),
+                Err(PushError::Full(v)) => {
                     value = v;
                     // No sender wake here: the slot we free is the one we fill.
                     match self.ring.pop(self.slots()) {
@@ -326,14 +338,25 @@ impl<T, S: Storage<T>> Chan<T, S> {
                         Err(PopError::Empty | PopError::InFlight | PopError::Reserved)
                             if stalled =>
                         {
-                            drop(evicted);
-                            return Err(TrySendError::Full(value));
+                            return Err(self.force_send_gives_up(value, evicted));
                         }
                         Err(_) => stalled = true,
                     }
                 }
             }
         }
+    }
+
+    /// `force_send` gives `value` back as `Full`. An item it evicted is dropped (it was
+    /// counted as evicted), and the slot that eviction freed, which `force_send` did not
+    /// fill, goes to a parked sender.
+    #[cold]
+    fn force_send_gives_up(&self, value: T, evicted: Option<T>) -> TrySendError<T> {
+        if evicted.is_some() {
+            self.send_waiters.notify_one();
+        }
+        drop(evicted);
+        TrySendError::Full(value)
     }
 
     /// Closes the channel. Returns `true` if this call closed it.

@@ -96,7 +96,8 @@ impl<T, S: Storage<T>> Drop for SendFuture<'_, T, S> {
         // SAFETY: `drop` runs on the pinned future before its memory is reused; the waiter
         // is not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        self.chan.send_waiters.unregister(waiter);
+        let chan = self.chan;
+        chan.send_waiters.unregister(waiter, || chan.space_left());
     }
 }
 
@@ -154,7 +155,8 @@ impl<T, S: Storage<T>> Drop for RecvFuture<'_, T, S> {
     fn drop(&mut self) {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        self.chan.recv_waiters.unregister(waiter);
+        let chan = self.chan;
+        chan.recv_waiters.unregister(waiter, || chan.items_left());
     }
 }
 
@@ -208,7 +210,8 @@ impl<T, S: Storage<T>> Drop for ReserveFuture<'_, T, S> {
     fn drop(&mut self) {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        self.chan.send_waiters.unregister(waiter);
+        let chan = self.chan;
+        chan.send_waiters.unregister(waiter, || chan.space_left());
     }
 }
 
@@ -312,7 +315,7 @@ impl<T, S: Storage<T>> Drop for ClosedFuture<'_, T, S> {
     fn drop(&mut self) {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        self.chan.close_waiters.unregister(waiter);
+        self.chan.close_waiters.unregister(waiter, || false);
     }
 }
 
@@ -357,18 +360,23 @@ pub(crate) fn block_on_op<R>(
             backoff.snooze();
         }
     }
-    struct Unregister<'a> {
+    struct Unregister<'a, M: Fn() -> bool> {
         list: &'a WaitList,
         waiter: Pin<&'a Waiter>,
+        more: &'a M,
     }
-    impl Drop for Unregister<'_> {
+    impl<M: Fn() -> bool> Drop for Unregister<'_, M> {
         fn drop(&mut self) {
-            self.list.unregister(self.waiter);
+            self.list.unregister(self.waiter, self.more);
         }
     }
     let waiter = core::pin::pin!(Waiter::new());
     let waiter = waiter.as_ref();
-    let _guard = Unregister { list, waiter };
+    let _guard = Unregister {
+        list,
+        waiter,
+        more: &more,
+    };
     let thread = crate::loom::current_thread();
     loop {
         match list.poll_op(waiter, WakeRef::Thread(&thread), &mut op, &more, beacon) {

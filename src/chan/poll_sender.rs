@@ -113,7 +113,8 @@ impl<T, R: ChannelRef<T>> Drop for PollSender<T, R> {
     fn drop(&mut self) {
         // SAFETY: `drop` runs before the pinned memory is reused; the waiter is not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        self.tx.chan.chan().send_waiters.unregister(waiter);
+        let chan = self.tx.chan.chan();
+        chan.send_waiters.unregister(waiter, || chan.space_left());
     }
 }
 

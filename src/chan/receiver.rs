@@ -389,7 +389,8 @@ impl<T, R: ChannelRef<T>> Drop for RecvStream<T, R> {
     fn drop(&mut self) {
         // SAFETY: `drop` runs before the pinned stream's memory is reused; not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        self.rx.chan().recv_waiters.unregister(waiter);
+        let chan = self.rx.chan();
+        chan.recv_waiters.unregister(waiter, || chan.items_left());
     }
 }
 

@@ -198,6 +198,12 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// because it is reserved by a [`Permit`] that is still held (a permit keeps its place
     /// in line), after one retry. It never waits for the permit.
     ///
+    /// Only a full channel is evicted from. If the slot to fill is still being read by a
+    /// receiver on another thread (past a short bounded spin), `force_send` returns
+    /// `Full`, as `try_send` does, rather than evict items that would not free that slot;
+    /// if it has already evicted one, it waits for that read to finish instead (with
+    /// `std`; without it, it returns `Full` and the evicted item is dropped).
+    ///
     /// ```
     /// let (tx, rx) = sluicebox::bounded(2);
     /// assert_eq!(tx.force_send(1), Ok(None));

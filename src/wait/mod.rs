@@ -161,13 +161,19 @@ impl WaitList {
     /// Unlinks the oldest waiter, marks it notified and returns its target, to be woken
     /// after unlocking.
     fn notify_one_locked(&self, list: &mut List) -> Option<WakeTarget> {
+        self.notify_front_locked(list, State::Notified)
+    }
+
+    /// As `notify_one_locked`, marking the waiter `as_state` (`Notified` or `Baton`).
+    fn notify_front_locked(&self, list: &mut List, as_state: State) -> Option<WakeTarget> {
         let waiter = list.pop_front()?;
         self.set_queued(list);
         // SAFETY: `waiter` was linked, hence alive (its owner unregisters before dying,
         // which needs this lock); we hold the lock.
         let target = unsafe { list.node(waiter) }.target.take();
-        // SAFETY: as above. Publishing `Notified` is our last touch of the node.
-        unsafe { waiter.as_ref() }.set_state(State::Notified);
+        // SAFETY: as above. Publishing `Notified` (or `Baton`) is our last touch of the
+        // node.
+        unsafe { waiter.as_ref() }.set_state(as_state);
         target
     }
 
@@ -227,7 +233,10 @@ impl WaitList {
             // SAFETY: the caller's own pinned waiter, alive for this call; we hold the lock.
             let node = unsafe { list.node(ptr) };
             match waiter.state() {
-                State::Notified => {
+                state @ (State::Notified | State::Baton) => {
+                    if state == State::Baton {
+                        waiter.set_busy();
+                    }
                     waiter.set_state(State::Idle);
                     (false, None)
                 }
@@ -259,40 +268,57 @@ impl WaitList {
     }
 
     /// The owner is done with `waiter` (its operation completed, or it is being
-    /// dropped): unlinks it, or passes on a notification it received but did not consume.
+    /// dropped): unlinks it, or passes on a notification it received but did not use.
+    ///
+    /// If the waiter was held up by a slot in flight (or woken by a baton), it carries
+    /// the baton (invariant 3a): a notification it hands on is a baton, and if it has
+    /// none to hand on, it wakes the next waiter itself when `more()` says something is
+    /// left — whether it completed or was cancelled.
     #[inline]
-    pub(crate) fn unregister(&self, waiter: Pin<&Waiter>) {
+    pub(crate) fn unregister(&self, waiter: Pin<&Waiter>, more: impl FnOnce() -> bool) {
         // Only the owner (us) moves a waiter out of Idle: no lock needed to see it. This
         // check runs after every completed operation, so it is inlined; the rest is not.
+        let carrier = waiter.take_busy();
         if waiter.state() != State::Idle {
-            self.unregister_linked_or_notified(waiter);
+            if self.unregister_linked_or_notified(waiter, carrier) {
+                self.pass_baton(more);
+            }
+        } else if carrier {
+            self.pass_baton(more);
         }
     }
 
+    /// Returns whether the caller still owes a baton (it carried one and had no
+    /// notification to hand it on with).
     #[inline(never)]
-    fn unregister_linked_or_notified(&self, waiter: Pin<&Waiter>) {
+    fn unregister_linked_or_notified(&self, waiter: Pin<&Waiter>, carrier: bool) -> bool {
         let ptr = NonNull::from(waiter.get_ref());
-        let (own, handed_on) = {
+        let (own, handed_on, owe) = {
             let mut list = self.list.lock();
             // SAFETY: the caller's own pinned waiter; we hold the lock.
             let own = unsafe { list.node(ptr) }.target.take();
             let state = waiter.state();
             waiter.set_state(State::Idle);
             match state {
-                State::Idle => (own, None),
+                State::Idle => (own, None, carrier),
                 State::Queued => {
                     // SAFETY: Queued means linked into this list (invariant 1).
                     unsafe { list.remove(ptr) };
                     self.set_queued(&mut list);
-                    (own, None)
+                    (own, None, carrier)
                 }
-                State::Notified => (own, self.notify_one_locked(&mut list)),
+                State::Notified | State::Baton => {
+                    let baton = carrier || state == State::Baton;
+                    let next = if baton { State::Baton } else { State::Notified };
+                    (own, self.notify_front_locked(&mut list, next), false)
+                }
             }
         };
         drop(own);
         if let Some(target) = handed_on {
             target.wake();
         }
+        owe
     }
 
     /// One step of waiting for `op`: try it; if it cannot complete, queue `waiter`, raise
@@ -337,20 +363,24 @@ impl WaitList {
         }
     }
 
-    /// `op` completed: unregister, and pass the baton if we were held up (invariant 3a).
+    /// `op` completed: unregister, and pass the baton if we carry one (invariant 3a).
     #[inline]
     fn complete(&self, waiter: Pin<&Waiter>, more: impl FnOnce() -> bool) {
-        self.unregister(waiter);
-        if waiter.take_busy() {
-            self.pass_baton(more);
-        }
+        self.unregister(waiter, more);
     }
 
+    /// Wakes the next waiter with a baton if `more()` says something is left.
     #[cold]
     #[inline(never)]
     fn pass_baton(&self, more: impl FnOnce() -> bool) {
-        if more() {
-            self.notify_one();
+        if more() && self.anyone_waiting() {
+            let target = {
+                let mut list = self.list.lock();
+                self.notify_front_locked(&mut list, State::Baton)
+            };
+            if let Some(target) = target {
+                target.wake();
+            }
         }
     }
 

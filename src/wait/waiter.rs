@@ -9,10 +9,10 @@ use core::task::Waker;
 
 /// Where a waiter is in its life.
 ///
-/// `Idle → Queued` (owner, under the lock), `Queued → Notified` (a notifier, under the
-/// lock, as its last touch of the node), `Queued → Idle` (owner, under the lock),
-/// `Notified → Idle` (owner, *without* the lock: once a notifier has published `Notified`
-/// nobody else touches the node). So the owner can read `Idle` or `Notified` without the
+/// `Idle → Queued` (owner, under the lock), `Queued → Notified`/`Baton` (a notifier,
+/// under the lock, as its last touch of the node), `Queued → Idle` (owner, under the
+/// lock), `Notified`/`Baton → Idle` (owner, *without* the lock: once a notifier has
+/// published it nobody else touches the node). So the owner can read `Idle` or `Notified` without the
 /// lock and trust it: only the owner moves a waiter out of those states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
@@ -24,6 +24,9 @@ pub(crate) enum State {
     /// Unlinked by a notifier; the notification has not been consumed by a poll yet. A
     /// waiter unregistered in this state passes the notification on.
     Notified = 2,
+    /// As `Notified`, and the notification is a *baton* (wait-list invariant 3a): the
+    /// owner that consumes it becomes a carrier, as if it had been held up itself.
+    Baton = 3,
 }
 
 /// What waking a waiter means: a task's `Waker`, or a blocked thread.
@@ -136,7 +139,8 @@ impl Waiter {
         match self.state.load(Ordering::Acquire) {
             0 => State::Idle,
             1 => State::Queued,
-            _ => State::Notified,
+            2 => State::Notified,
+            _ => State::Baton,
         }
     }
 
@@ -148,14 +152,19 @@ impl Waiter {
         self.state.store(state as usize, Ordering::Release);
     }
 
-    /// If a notification is pending, consumes it without the lock (see `State`).
+    /// If a notification is pending, consumes it without the lock (see `State`). A
+    /// baton makes the owner a carrier (`set_busy`).
     #[inline]
     pub(crate) fn take_notification(&self) -> bool {
-        if self.state() == State::Notified {
-            self.set_state(State::Idle);
-            true
-        } else {
-            false
+        match self.state() {
+            State::Idle | State::Queued => false,
+            state => {
+                if state == State::Baton {
+                    self.set_busy();
+                }
+                self.set_state(State::Idle);
+                true
+            }
         }
     }
 
