@@ -24,12 +24,17 @@
 //!    succeeds or sees "nothing there" at a point every later publish is ordered after
 //!    (invariant 4). But the retry can also stop at a slot still in flight — a held
 //!    permit at the head, or (without `std`, see 4b) a push or pop mid-way — with items
-//!    (or free slots) *behind* it (`Blocked::Busy`). Their notifications were issued before anyone waited, or went
-//!    to this very waiter; the blocker's own publish issues only one. So an operation
-//!    that was ever `Busy` checks, when it completes, with the caller's `more`
-//!    predicate, whether anything is left, and if so wakes the next waiter, who does the
-//!    same if it was held up too. A waiter that only ever saw "nothing there" never
-//!    passes it on, so a plain wakeup is still one wake per item (PITFALLS `herd`).
+//!    (or free slots) *behind* it (`Blocked::Busy`). Their notifications were issued
+//!    before anyone waited, or went to this very waiter — possibly several of them, one
+//!    per item sent behind the blocker, each consumed by a retry that stopped at it — and
+//!    the blocker's own publish issues only one. So a waiter that was ever `Busy` is a
+//!    *carrier*: when it completes (or is dropped), it asks the caller's `more` predicate
+//!    whether anything is left, and if so wakes the next waiter with a *baton*
+//!    (`State::Baton`). A waiter woken by a baton is a carrier too, so the chain runs
+//!    until nothing is left, however many notifications were swallowed. A carrier
+//!    dropped with a notification pending hands it on as a baton. A waiter that only
+//!    ever saw "nothing there" never passes one on, so a plain wakeup is still one wake
+//!    per item (PITFALLS `herd`).
 //! 4. **No lost wakeup.** A waiter does: *register* (link, bump `queued`), `fence(SeqCst)`,
 //!    *retry the operation*, and only then sleeps. A notifier does: *change the state the
 //!    waiter's retry reads* (a ring stamp, the close mark), `fence(SeqCst)`, *load
