@@ -114,13 +114,8 @@ impl<T, S: Storage<T>> Chan<T, S> {
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
         let waiting = self.ring.push(self.slots(), value)?;
-        if WAIT_OUT_IN_FLIGHT {
-            if waiting {
-                self.recv_waiters
-                    .notify_one_flagged(|| self.ring.lower_waiting(End::Tail));
-            }
-        } else {
-            self.recv_waiters.notify_one();
+        self.wake_one(&self.recv_waiters, End::Tail, waiting);
+        if !WAIT_OUT_IN_FLIGHT {
             // The last receiver may have left while we wrote (PITFALLS `send-then-drop`).
             self.drain_if_unreceivable();
         }
@@ -131,13 +126,20 @@ impl<T, S: Storage<T>> Chan<T, S> {
     /// one sender for it.
     #[inline]
     fn freed_slot(&self, waiting: bool) {
+        self.wake_one(&self.send_waiters, End::Head, waiting);
+    }
+
+    /// Wakes one waiter of `list` after an immediate push or pop whose claim CAS read the
+    /// wait flag in `end`'s word as `waiting`: by that flag with `std`, by the fenced
+    /// check without (see "Waking the other side").
+    #[inline]
+    fn wake_one(&self, list: &WaitList, end: End, waiting: bool) {
         if WAIT_OUT_IN_FLIGHT {
             if waiting {
-                self.send_waiters
-                    .notify_one_flagged(|| self.ring.lower_waiting(End::Head));
+                list.notify_one_flagged(|| self.ring.lower_waiting(end));
             }
         } else {
-            self.send_waiters.notify_one();
+            list.notify_one();
         }
     }
 
