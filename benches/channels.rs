@@ -16,7 +16,8 @@
 //!
 //! Every run counts and checksums what it received and asserts both, so a channel that
 //! drops or corrupts messages cannot look fast. `SLUICEBOX_BENCH_QUICK=1` shrinks the
-//! matrix (u64 only, capacities 1 and 64) and the sample times.
+//! matrix (u64 only, capacities 1 and 64) and the sample times; `SLUICEBOX_BENCH_MSG`
+//! picks the message sizes (see `msg_sizes`).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -795,14 +796,30 @@ fn scale<E: Exec>(c: &mut Criterion, ex: &E) {
     g.finish();
 }
 
+/// Which message sizes run: `SLUICEBOX_BENCH_MSG=u64`, `64B` or `all`. The default is
+/// `all` in full mode and `u64` in quick mode (so `SLUICEBOX_BENCH_QUICK=1
+/// SLUICEBOX_BENCH_MSG=64B` is the quick matrix with 64-byte messages).
+fn msg_sizes() -> (bool, bool) {
+    match std::env::var("SLUICEBOX_BENCH_MSG").as_deref() {
+        Ok("u64") => (true, false),
+        Ok("64B") => (false, true),
+        Ok("all") => (true, true),
+        Ok(other) => panic!("SLUICEBOX_BENCH_MSG: want u64, 64B or all, got {other:?}"),
+        Err(_) => (true, !support::quick()),
+    }
+}
+
 fn benches(c: &mut Criterion) {
-    try_pair::<u64>(c);
-    blocking::<u64>(c);
-    async_rows::<u64, Tokio>(c, Tokio::get());
-    async_rows::<u64, Smol>(c, Smol::get());
-    scale(c, Tokio::get());
-    scale(c, Smol::get());
-    if !support::quick() {
+    let (small, large) = msg_sizes();
+    if small {
+        try_pair::<u64>(c);
+        blocking::<u64>(c);
+        async_rows::<u64, Tokio>(c, Tokio::get());
+        async_rows::<u64, Smol>(c, Smol::get());
+        scale(c, Tokio::get());
+        scale(c, Smol::get());
+    }
+    if large {
         try_pair::<M64>(c);
         blocking::<M64>(c);
         async_rows::<M64, Tokio>(c, Tokio::get());
@@ -813,14 +830,23 @@ fn benches(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------
 // One workload without criterion, for `perf` and `valgrind` (see `run_one`).
 
-/// `SLUICEBOX_BENCH_ONE=<section>/<topo>/<cap>/<impl>/<messages>` runs one u64 workload
-/// once, prints its ns/message and exits: `section` is `try_pair`, `blocking`, `tokio`,
-/// `smol` or `scale_tokio`/`scale_smol` (then `topo` is the producer count), e.g.
+/// `SLUICEBOX_BENCH_ONE=<section>/<topo>/<cap>/<impl>/<messages>[/64B]` runs one workload
+/// once (u64 messages, or 64-byte ones with `/64B`), prints its ns/message and exits:
+/// `section` is `try_pair`, `blocking`, `tokio`, `smol` or `scale_tokio`/`scale_smol`
+/// (then `topo` is the producer count), e.g.
 /// `SLUICEBOX_BENCH_ONE=blocking/spsc/1/sluicebox/200000 target/release/deps/channels-*`.
 fn run_one(spec: &str) {
     let f: Vec<&str> = spec.split('/').collect();
+    match f[..] {
+        [_, _, _, _, _] | [_, _, _, _, _, "u64"] => run_one_msg::<u64>(spec, &f[..5]),
+        [_, _, _, _, _, "64B"] => run_one_msg::<M64>(spec, &f[..5]),
+        _ => panic!("SLUICEBOX_BENCH_ONE: want section/topo/cap/impl/messages[/64B], got {spec:?}"),
+    }
+}
+
+fn run_one_msg<T: Msg>(spec: &str, f: &[&str]) {
     let [section, topo, cap, imp, n] = f[..] else {
-        panic!("SLUICEBOX_BENCH_ONE: want section/topo/cap/impl/messages, got {spec:?}")
+        unreachable!("run_one passes five fields")
     };
     let cap: usize = cap.parse().expect("capacity");
     let n: u64 = n.parse().expect("message count");
@@ -837,31 +863,31 @@ fn run_one(spec: &str) {
     macro_rules! dispatch {
         ($run:ident, $($ty:ident),*) => {
             match imp {
-                $(_ if imp == <$ty as Named>::NAME => $run::<$ty>(section, topo, cap, n),)*
+                $(_ if imp == <$ty as Named>::NAME => $run::<T, $ty>(section, topo, cap, n),)*
                 _ => panic!("unknown or unsupported implementation {imp:?}"),
             }
         };
     }
-    fn try_run<C: TryChan<u64>>(_: &str, _: Topo, cap: usize, n: u64) -> Duration {
+    fn try_run<T: Msg, C: TryChan<T>>(_: &str, _: Topo, cap: usize, n: u64) -> Duration {
         let (tx, mut rx) = C::bounded(cap);
         let start = Instant::now();
         let mut sum = 0u64;
         for i in 0..n {
-            assert!(C::try_send(&tx, black_box(i)));
-            sum = sum.wrapping_add(C::try_recv(&mut rx).expect("try_recv"));
+            assert!(C::try_send(&tx, black_box(T::make(i))));
+            sum = sum.wrapping_add(C::try_recv(&mut rx).expect("try_recv").key());
         }
         let elapsed = start.elapsed();
-        check::<u64>(C::NAME, n, (n, sum));
+        check::<T>(C::NAME, n, (n, sum));
         elapsed
     }
-    fn blocking_run<C: BlockingChan<u64>>(_: &str, t: Topo, cap: usize, n: u64) -> Duration {
-        run_blocking::<u64, C>(cap, t, n)
+    fn blocking_run<T: Msg, C: BlockingChan<T>>(_: &str, t: Topo, cap: usize, n: u64) -> Duration {
+        run_blocking::<T, C>(cap, t, n)
     }
-    fn async_run<C: AsyncChan<u64>>(section: &str, t: Topo, cap: usize, n: u64) -> Duration {
+    fn async_run<T: Msg, C: AsyncChan<T>>(section: &str, t: Topo, cap: usize, n: u64) -> Duration {
         let (p, c) = (t.producers, t.consumers);
         match section {
-            "tokio" | "scale_tokio" => run_async::<u64, C, Tokio>(Tokio::get(), cap, p, c, n),
-            "smol" | "scale_smol" => run_async::<u64, C, Smol>(Smol::get(), cap, p, c, n),
+            "tokio" | "scale_tokio" => run_async::<T, C, Tokio>(Tokio::get(), cap, p, c, n),
+            "smol" | "scale_smol" => run_async::<T, C, Smol>(Smol::get(), cap, p, c, n),
             _ => panic!("unknown section {section:?}"),
         }
     }

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Interleaved A/B runs of one channel workload, for rows too noisy for one criterion sample.
+
+Runs `SLUICEBOX_BENCH_ONE=<spec with {} replaced by each implementation>` against the
+channels bench binary, alternating the implementations round by round (so a slow phase of
+the machine hits all of them), and prints each one's median ns/message and its ratio to
+the first implementation's median.
+
+    cargo bench --no-run --bench channels
+    python3 scripts/bench_ab.py --spec 'blocking/spsc/64/{}/3000000/64B' \\
+        --impls sluicebox,crossbeam --rounds 7
+
+Stdlib only. The binary is the newest target/release/deps/channels-* unless --bin is given.
+"""
+
+import argparse
+import glob
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+
+def newest_bin():
+    bins = [
+        b
+        for b in glob.glob("target/release/deps/channels-*")
+        if os.access(b, os.X_OK) and not b.endswith(".d")
+    ]
+    if not bins:
+        sys.exit("no target/release/deps/channels-* (run `cargo bench --no-run --bench channels`)")
+    return max(bins, key=os.path.getmtime)
+
+
+def run(binary, spec):
+    env = dict(os.environ, SLUICEBOX_BENCH_ONE=spec)
+    out = subprocess.run([binary], env=env, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"([0-9.]+) ns/message", out)
+    if not m:
+        sys.exit(f"{spec}: no ns/message in output: {out!r}")
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spec", required=True, help="workload, {} marks the implementation")
+    ap.add_argument("--impls", required=True, help="comma-separated, the first is the base")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--bin", default=None)
+    args = ap.parse_args()
+    if "{}" not in args.spec:
+        sys.exit("--spec needs a {} where the implementation goes")
+    binary = args.bin or newest_bin()
+    impls = args.impls.split(",")
+    times = {i: [] for i in impls}
+    for _ in range(args.rounds):
+        for i in impls:
+            times[i].append(run(binary, args.spec.replace("{}", i)))
+    base = statistics.median(times[impls[0]])
+    print(f"{args.spec}, {args.rounds} interleaved rounds, median ns/message:")
+    for i in impls:
+        med = statistics.median(times[i])
+        spread = f"{min(times[i]):.1f}-{max(times[i]):.1f}"
+        print(f"  {i:14} {med:9.1f}  (range {spread:>15})  {impls[0]}/{i} = {base / med:.2f}")
+
+
+if __name__ == "__main__":
+    main()
