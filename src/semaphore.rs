@@ -444,7 +444,11 @@ impl Semaphore {
         if n == 0 {
             return;
         }
-        if self.waiters.anyone_waiting() {
+        // A hint without the fence: waiters seen here get the permits straight away (FIFO).
+        // One missed (it queued concurrently, or the read is stale) is caught by the fenced
+        // check below, which moves the freed permits to it: the fence is paid once per
+        // release, not twice.
+        if self.waiters.waiting_hint() {
             self.distribute(n);
             return;
         }
@@ -533,7 +537,30 @@ impl Semaphore {
 
     /// One step of acquiring `n` permits for `waiter`; `queued` says whether it is in the
     /// wait list (or was, and has an unconsumed grant).
+    #[inline]
     fn poll_acquire(
+        &self,
+        waiter: Pin<&Waiter>,
+        n: usize,
+        queued: &mut bool,
+        target: WakeRef<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        // Fast path, inlined into the caller: nobody queued ahead of us (FIFO; a hint,
+        // the slow path decides under the lock), enough free permits.
+        if !*queued && n <= Self::MAX_PERMITS && !self.waiters.waiting_hint() {
+            match self.try_take(n) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(true) => return Poll::Ready(Err(AcquireError::Closed)),
+                Err(false) => {}
+            }
+        }
+        self.poll_acquire_slow(waiter, n, queued, target)
+    }
+
+    /// [`poll_acquire`](Self::poll_acquire) past its fast path: queue, or look at the
+    /// grant.
+    #[inline(never)]
+    fn poll_acquire_slow(
         &self,
         waiter: Pin<&Waiter>,
         n: usize,
@@ -544,14 +571,6 @@ impl Semaphore {
             return Poll::Ready(Err(AcquireError::TooManyPermits));
         }
         if !*queued {
-            // Fast path: nobody queued ahead of us (FIFO), enough free permits.
-            if self.waiters.len() == 0 {
-                match self.try_take(n) {
-                    Ok(()) => return Poll::Ready(Ok(())),
-                    Err(true) => return Poll::Ready(Err(AcquireError::Closed)),
-                    Err(false) => {}
-                }
-            }
             let ptr = NonNull::from(waiter.get_ref());
             let replaced = {
                 let mut list = self.waiters.lock();

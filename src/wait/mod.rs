@@ -114,6 +114,15 @@ impl WaitList {
         self.queued.load(Ordering::Relaxed)
     }
 
+    /// Whether anyone was waiting a moment ago: no fence, so it can miss a waiter queueing
+    /// right now. Only for a fast path whose caller then decides by
+    /// [`anyone_waiting`](Self::anyone_waiting).
+    #[inline]
+    pub(crate) fn waiting_hint(&self) -> bool {
+        // Relaxed: a hint; the caller's fenced check decides.
+        self.queued.load(Ordering::Relaxed) != 0
+    }
+
     /// Whether anyone may be waiting. Issues the notifier's half of invariant 4.
     #[inline]
     pub(crate) fn anyone_waiting(&self) -> bool {
