@@ -28,7 +28,7 @@ use criterion::{criterion_group, BenchmarkGroup, BenchmarkId, Criterion};
 use criterion::{measurement::WallTime, Throughput};
 
 mod support;
-use support::{Exec, Smol, Tokio};
+use support::{Exec, Smol, Tokio, Tokio1};
 
 // ---------------------------------------------------------------------------------------
 // Messages: a u64 and a 64-byte value, both checksummed.
@@ -832,7 +832,8 @@ fn benches(c: &mut Criterion) {
 
 /// `SLUICEBOX_BENCH_ONE=<section>/<topo>/<cap>/<impl>/<messages>[/64B]` runs one workload
 /// once (u64 messages, or 64-byte ones with `/64B`), prints its ns/message and exits:
-/// `section` is `try_pair`, `blocking`, `tokio`, `smol` or `scale_tokio`/`scale_smol`
+/// `section` is `try_pair`, `blocking`, `tokio`, `smol`, `tokio1` (tokio's current-thread
+/// runtime: every task on one thread; not a matrix row) or `scale_tokio`/`scale_smol`
 /// (then `topo` is the producer count), e.g.
 /// `SLUICEBOX_BENCH_ONE=blocking/spsc/1/sluicebox/200000 target/release/deps/channels-*`.
 fn run_one(spec: &str) {
@@ -888,6 +889,7 @@ fn run_one_msg<T: Msg>(spec: &str, f: &[&str]) {
         match section {
             "tokio" | "scale_tokio" => run_async::<T, C, Tokio>(Tokio::get(), cap, p, c, n),
             "smol" | "scale_smol" => run_async::<T, C, Smol>(Smol::get(), cap, p, c, n),
+            "tokio1" => run_async::<T, C, Tokio1>(Tokio1::get(), cap, p, c, n),
             _ => panic!("unknown section {section:?}"),
         }
     }

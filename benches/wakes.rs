@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo bench --bench wakes
+//! SLUICEBOX_BENCH_MSG=64B cargo bench --bench wakes   # 64-byte messages
 //! ```
 //!
 //! Every send and recv future is wrapped in a counter (one `Box::pin` per operation, for
@@ -70,14 +71,14 @@ impl<F: Future> Future for Counted<F> {
 fn run<E: Exec>(ex: &E, peer: &str, cap: usize, producers: u64, n: u64) -> u64 {
     // The two channels' types differ, so the body is written once, as a macro.
     macro_rules! body {
-        ($bounded:expr, $item:pat => $v:expr) => {{
+        ($bounded:expr, $make:expr, $item:pat => $v:expr) => {{
             let (tx, rx) = $bounded;
             let sends: Vec<_> = (0..producers)
                 .map(|p| {
                     let tx = tx.clone();
                     ex.spawn(async move {
                         for i in (p..n).step_by(producers as usize) {
-                            counted(tx.send(i), 0).await.expect("receiver alive");
+                            counted(tx.send($make(i)), 0).await.expect("receiver alive");
                         }
                     })
                 })
@@ -98,13 +99,20 @@ fn run<E: Exec>(ex: &E, peer: &str, cap: usize, producers: u64, n: u64) -> u64 {
             sum
         }};
     }
+    let wide = |i: u64| [i; 8];
     ex.block_on(async {
-        if peer == "sluicebox" {
-            body!(sluicebox::bounded::<u64>(cap), Some(v) => v)
-        } else {
-            body!(kanal::bounded_async::<u64>(cap), Ok(v) => v)
+        match (peer, large()) {
+            ("sluicebox", false) => body!(sluicebox::bounded::<u64>(cap), |i| i, Some(v) => v),
+            ("sluicebox", true) => body!(sluicebox::bounded(cap), wide, Some(v) => v[7]),
+            (_, false) => body!(kanal::bounded_async::<u64>(cap), |i| i, Ok(v) => v),
+            (_, true) => body!(kanal::bounded_async(cap), wide, Ok(v) => v[7]),
         }
     })
+}
+
+/// `SLUICEBOX_BENCH_MSG=64B`: 64-byte messages (`[u64; 8]`) instead of `u64`.
+fn large() -> bool {
+    std::env::var("SLUICEBOX_BENCH_MSG").is_ok_and(|v| v == "64B")
 }
 
 fn row<E: Exec>(ex: &E, peer: &str, cap: usize, producers: u64) {

@@ -81,6 +81,43 @@ impl Exec for Tokio {
     }
 }
 
+/// tokio's current-thread runtime: every task runs on the thread that calls `block_on`.
+/// Not a matrix row: `SLUICEBOX_BENCH_ONE=tokio1/...` uses it to measure a channel with
+/// producer and consumer on one thread, where no slot's cache line crosses cores.
+#[allow(dead_code)]
+pub struct Tokio1(tokio::runtime::Runtime);
+
+#[allow(dead_code)]
+impl Tokio1 {
+    pub fn get() -> &'static Tokio1 {
+        static RT: OnceLock<Tokio1> = OnceLock::new();
+        RT.get_or_init(|| {
+            Tokio1(
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .expect("tokio runtime"),
+            )
+        })
+    }
+}
+
+impl Exec for Tokio1 {
+    const NAME: &'static str = "tokio1";
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+
+    fn spawn<O, F>(&self, f: F) -> impl Future<Output = O> + Send + 'static
+    where
+        O: Send + 'static,
+        F: Future<Output = O> + Send + 'static,
+    {
+        let handle = self.0.spawn(tokio::task::unconstrained(f));
+        async move { handle.await.expect("bench task panicked") }
+    }
+}
+
 /// A leaked `smol::Executor` run by 2 dedicated threads for the life of the process.
 pub struct Smol(&'static smol::Executor<'static>);
 
