@@ -276,9 +276,49 @@ impl Ring {
     #[inline]
     pub(crate) fn claim<T>(&self, slots: &[Slot<T>]) -> Result<(usize, bool), Claim> {
         debug_assert_eq!(slots.len(), self.cap);
-        let backoff = Backoff::new();
+        // Fast path, small enough to inline into every send: the slot is free and our
+        // CAS wins. Anything else continues in `claim_slow` from the values read here, so
+        // every path does the same atomic accesses, in the same order, as the one loop it
+        // was before the split. Orderings as in `claim_slow`.
         // Relaxed: a guess, validated by the stamp check and the CAS.
-        let mut raw = self.tail.load(Ordering::Relaxed);
+        let raw = self.tail.load(Ordering::Relaxed);
+        if raw & self.mark_bit != 0 {
+            return Err(Claim::Closed);
+        }
+        let tail = raw & !self.wait_bit;
+        // Acquire: as in `claim_slow`.
+        let stamp = slots[tail & (self.mark_bit - 1)]
+            .stamp
+            .load(Ordering::Acquire);
+        if stamp != tail {
+            return self.claim_slow(slots, raw, Some(stamp));
+        }
+        let new_raw = self.next(tail) | (raw & self.wait_bit);
+        // SeqCst on success: see the module's ordering table.
+        match self
+            .tail
+            .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
+        {
+            Ok(_) => Ok((tail, raw & self.wait_bit != 0)),
+            Err(current) => self.claim_slow(slots, current, None),
+        }
+    }
+
+    /// [`claim`](Self::claim) past its fast path: the loop, entered with `raw` (the
+    /// position word last read) and, if the fast path read it, the stamp of `raw`'s slot
+    /// (`None`: the fast path lost its CAS, and `raw` is what the CAS read).
+    #[cold]
+    #[inline(never)]
+    fn claim_slow<T>(
+        &self,
+        slots: &[Slot<T>],
+        mut raw: usize,
+        mut read: Option<usize>,
+    ) -> Result<(usize, bool), Claim> {
+        let backoff = Backoff::new();
+        if read.is_none() {
+            backoff.spin();
+        }
         loop {
             if raw & self.mark_bit != 0 {
                 return Err(Claim::Closed);
@@ -286,7 +326,9 @@ impl Ring {
             let tail = raw & !self.wait_bit;
             let slot = &slots[tail & (self.mark_bit - 1)];
             // Acquire: see the previous popper's read of this slot finish before we write.
-            let stamp = slot.stamp.load(Ordering::Acquire);
+            let stamp = read
+                .take()
+                .unwrap_or_else(|| slot.stamp.load(Ordering::Acquire));
             if stamp == tail {
                 // The flag rides along unchanged.
                 let new_raw = self.next(tail) | (raw & self.wait_bit);
@@ -384,14 +426,57 @@ impl Ring {
     #[inline]
     pub(crate) fn pop<T>(&self, slots: &[Slot<T>]) -> Result<(T, bool), PopError> {
         debug_assert_eq!(slots.len(), self.cap);
-        let backoff = Backoff::new();
+        // Fast path, as in `claim`: the slot holds this lap's item and our CAS wins;
+        // anything else continues in `pop_slow` from the values read here.
         // Relaxed: a guess, validated by the stamp check and the CAS.
-        let mut raw = self.head.load(Ordering::Relaxed);
+        let raw = self.head.load(Ordering::Relaxed);
+        let head = raw & !self.wait_bit;
+        let slot = &slots[head & (self.mark_bit - 1)];
+        // Acquire: see the pusher's write of the value.
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        if stamp != head.wrapping_add(1) {
+            return self.pop_slow(slots, raw, Some(stamp));
+        }
+        let new_raw = self.next(head) | (raw & self.wait_bit);
+        // SeqCst on success: see the module's ordering table.
+        match self
+            .head
+            .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
+        {
+            Ok(_) => {
+                // SAFETY: as in `pop_slow`: our CAS claimed `head`, whose stamp said the
+                // slot holds an initialized item; we move it out exactly once.
+                let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
+                // Release: tell the next lap's pusher our read is done.
+                slot.stamp
+                    .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                Ok((value, raw & self.wait_bit != 0))
+            }
+            Err(current) => self.pop_slow(slots, current, None),
+        }
+    }
+
+    /// [`pop`](Self::pop) past its fast path: the loop, entered as
+    /// [`claim_slow`](Self::claim_slow) is.
+    #[cold]
+    #[inline(never)]
+    fn pop_slow<T>(
+        &self,
+        slots: &[Slot<T>],
+        mut raw: usize,
+        mut read: Option<usize>,
+    ) -> Result<(T, bool), PopError> {
+        let backoff = Backoff::new();
+        if read.is_none() {
+            backoff.spin();
+        }
         loop {
             let head = raw & !self.wait_bit;
             let slot = &slots[head & (self.mark_bit - 1)];
             // Acquire: see the pusher's write of the value.
-            let stamp = slot.stamp.load(Ordering::Acquire);
+            let stamp = read
+                .take()
+                .unwrap_or_else(|| slot.stamp.load(Ordering::Acquire));
             if stamp == head.wrapping_add(1) {
                 let new_raw = self.next(head) | (raw & self.wait_bit);
                 // SeqCst on success: see the module's ordering table.

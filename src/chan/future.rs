@@ -2,7 +2,10 @@
 //!
 //! Each future embeds a [`Waiter`]: waiting allocates nothing. Every future does one
 //! thing in `poll` — `WaitList::poll_op` with its operation — and unregisters its waiter
-//! in `Drop`, which hands on a wakeup it received but did not use. The second closure
+//! in `Drop`, which hands on a wakeup it received but did not use. `send` and `recv`
+//! first try their immediate operation when the waiter is fresh (never registered, no
+//! notification, no baton): that try is `poll_op`'s first attempt, so success returns at
+//! once and a plain Full/Empty tells `poll_op` to go straight on to registering. The second closure
 //! given to `poll_op` says whether anything is left for the next waiter (wait-list
 //! invariant 3a).
 
@@ -81,9 +84,29 @@ impl<T, S: Storage<T>> Future for SendFuture<'_, T, S> {
         pinned_waiter!(self => this, waiter);
         let chan = this.chan;
         let value = &mut this.value;
+        // Fast path: for a fresh waiter, a first try that succeeds is all `poll_op` would
+        // do (nothing to consume before, nothing to unregister after). One that finds the
+        // channel full is `poll_op`'s first attempt failing: it goes on from there. A slot
+        // in flight goes to `poll_op` whole (with `std` its attempt waits the slot out).
+        let mut tried = false;
+        if waiter.is_fresh() {
+            let v = value
+                .take()
+                .expect("sluicebox: send future polled after it completed");
+            match chan.push(v) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(PushError::Closed(v)) => return Poll::Ready(Err(SendError(v))),
+                Err(PushError::Full(v)) => {
+                    *value = Some(v);
+                    tried = true;
+                }
+                Err(PushError::InFlight(v)) => *value = Some(v),
+            }
+        }
         chan.send_waiters.poll_op(
             waiter,
             WakeRef::Task(cx.waker()),
+            tried,
             || send_op(chan, value),
             || chan.space_left(),
             &chan.send_beacon(),
@@ -142,9 +165,22 @@ pub(crate) fn poll_recv<T, S: Storage<T>>(
     waiter: Pin<&Waiter>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
+    // Fast path, as in `SendFuture::poll`: Empty is a failed first attempt; a slot in
+    // flight or reserved by a held permit goes to `poll_op` whole (`recv_op` reports it
+    // as `Busy`, which makes the waiter a baton carrier).
+    let mut tried = false;
+    if waiter.is_fresh() {
+        match chan.pop() {
+            Ok(v) => return Poll::Ready(Some(v)),
+            Err(PopError::Closed) => return Poll::Ready(None),
+            Err(PopError::Empty) => tried = true,
+            Err(PopError::InFlight | PopError::Reserved | PopError::Hole { .. }) => {}
+        }
+    }
     chan.recv_waiters.poll_op(
         waiter,
         WakeRef::Task(cx.waker()),
+        tried,
         || recv_op(chan),
         || chan.items_left(),
         &chan.recv_beacon(),
@@ -195,6 +231,7 @@ pub(crate) fn poll_reserve<'a, T, S: Storage<T>>(
     chan.send_waiters.poll_op(
         waiter,
         WakeRef::Task(cx.waker()),
+        false,
         || match chan.claim_waiting() {
             Ok(pos) => Ok(Ok(Permit::new(chan, pos))),
             Err(Claim::Closed) => Ok(Err(SendError(()))),
@@ -304,6 +341,7 @@ impl<T, S: Storage<T>> Future for ClosedFuture<'_, T, S> {
         chan.close_waiters.poll_op(
             waiter,
             WakeRef::Task(cx.waker()),
+            false,
             || chan.is_closed().then_some(()).ok_or(Blocked::Empty),
             || false,
             &(),
@@ -379,7 +417,14 @@ pub(crate) fn block_on_op<R>(
     };
     let thread = crate::loom::current_thread();
     loop {
-        match list.poll_op(waiter, WakeRef::Thread(&thread), &mut op, &more, beacon) {
+        match list.poll_op(
+            waiter,
+            WakeRef::Thread(&thread),
+            false,
+            &mut op,
+            &more,
+            beacon,
+        ) {
             Poll::Ready(r) => return r,
             // Park only while still queued. A notification that came while we were
             // still running is seen here (`Notified` is stored before the unpark), so it

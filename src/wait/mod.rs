@@ -340,11 +340,16 @@ impl WaitList {
     /// first, without the lock. When `op` completes the waiter is unregistered, and if
     /// it was ever held up by a slot in flight and `more()` says something is left, the
     /// next waiter is woken (invariant 3a).
+    ///
+    /// `tried`: the caller has just tried the operation itself on this (fresh) waiter and
+    /// it failed as `Blocked::Empty` would: the first try is skipped. The try after
+    /// registering still runs, so invariant 4 holds as before.
     #[inline]
     pub(crate) fn poll_op<R>(
         &self,
         waiter: Pin<&Waiter>,
         target: WakeRef<'_>,
+        tried: bool,
         mut op: impl FnMut() -> Result<R, Blocked>,
         more: impl FnOnce() -> bool,
         beacon: &impl Beacon,
@@ -359,10 +364,13 @@ impl WaitList {
         };
         // Whether we were notified: if our retry then fails, we go back to the front.
         let mut woken = waiter.take_notification();
+        let mut skip = tried;
         loop {
-            if let Some(r) = attempt() {
-                self.complete(waiter, more);
-                return core::task::Poll::Ready(r);
+            if !core::mem::take(&mut skip) {
+                if let Some(r) = attempt() {
+                    self.complete(waiter, more);
+                    return core::task::Poll::Ready(r);
+                }
             }
             if self.register(waiter, target, woken) {
                 beacon.raise();

@@ -174,6 +174,14 @@ impl Waiter {
         self.busy.set(true);
     }
 
+    /// Owner only: whether this waiter is in the state a new one is in: never registered
+    /// (or fully unregistered), no notification to consume, no baton to carry. An
+    /// operation that completes at its first attempt from here has nothing to clean up.
+    #[inline]
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.state() == State::Idle && !self.busy.get()
+    }
+
     /// Owner only: whether the operation that just ended was ever held up; resets.
     #[inline]
     pub(crate) fn take_busy(&self) -> bool {
