@@ -13,7 +13,7 @@ use loom::future::block_on;
 use loom::thread;
 use sluicebox::{bounded, SendError, TryRecvError};
 use std::pin::pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 /// `handoff`: capacity 1 and full; two parked senders. Sender A's future is polled once by
 /// hand (it parks first, so it is at the front); sender B parks through `block_on` in its
@@ -444,4 +444,79 @@ fn handoff_baton_behind_held_permit() {
         drop((tx, rx));
         ledger.assert_all_dropped_once();
     });
+}
+
+/// `handoff` by a cancelled carrier (wait-list invariant 3a): capacity 4. Receivers A and B
+/// park *before* a permit is reserved (owned `RecvStream`s, hand-polled; A is at the
+/// front). Then, racing: an item is sent behind the held permit and the permit is sent
+/// (main thread), A is polled once more and dropped (thread `a`), and receiver C waits in
+/// `block_on` (thread `c`; it registers after the permit). B is polled again only after
+/// the permit is sent, so it is never a carrier itself. The item's wakeup can reach A,
+/// which stops at the permit's slot and becomes a carrier; when A is dropped it must pass
+/// a baton on, or the permit's publish wakes B, B takes the permit's item, and C sleeps
+/// beside the other one: a loom deadlock. Before this model only the hand-polled test
+/// `handoff_baton_debt_behind_held_permit` caught a dropped queued carrier that passed
+/// nothing.
+#[test]
+fn handoff_dropped_carrier_passes_baton() {
+    let outcomes = Outcomes::new();
+    let seen = outcomes.clone();
+    model(move || {
+        let ledger = Ledger::new(3);
+        let (tx, rx) = bounded::<Item>(4);
+        let (_wa, waker_a) = CountWaker::new();
+        let (_wb, waker_b) = CountWaker::new();
+        let mut a = Box::pin(rx.clone().into_stream());
+        let mut b = Box::pin(rx.clone().into_stream());
+        assert!(a
+            .as_mut()
+            .poll_recv(&mut Context::from_waker(&waker_a))
+            .is_pending());
+        assert!(b
+            .as_mut()
+            .poll_recv(&mut Context::from_waker(&waker_b))
+            .is_pending());
+        let permit = tx.try_reserve().unwrap();
+        let a = thread::spawn(move || {
+            // One more poll, racing the sends; then A is cancelled.
+            let got = match a.as_mut().poll_recv(&mut Context::from_waker(&waker_a)) {
+                Poll::Ready(item) => item.map(id),
+                Poll::Pending => None,
+            };
+            drop(a);
+            got
+        });
+        let rx_c = rx.clone();
+        let c = thread::spawn(move || block_on(rx_c.recv()).map(id));
+        tx.try_send(ledger.item(1)).unwrap();
+        permit.send(ledger.item(0));
+        let got_by_a = a.join().unwrap();
+        seen.record(got_by_a.is_some());
+        let extra = ledger.item(2);
+        if got_by_a.is_some() {
+            // A took one of the two: B and C need one more between them.
+            tx.try_send(extra).unwrap();
+        } else {
+            drop(extra);
+        }
+        let got_by_b = block_on(std::future::poll_fn(|cx| b.as_mut().poll_recv(cx))).map(id);
+        let got_by_c = c.join().unwrap();
+        let mut got: Vec<usize> = [got_by_a, got_by_b, got_by_c]
+            .into_iter()
+            .flatten()
+            .collect();
+        got.sort_unstable();
+        let want: &[usize] = if got_by_a.is_some() {
+            &[0, 1, 2]
+        } else {
+            &[0, 1]
+        };
+        assert_eq!(got, want, "each item received exactly once");
+        assert_eq!(rx.try_recv().map(id), Err(TryRecvError::Empty));
+        drop((tx, rx, b));
+        ledger.assert_all_dropped_once();
+    });
+    // Both were explored: A cancelled empty-handed (the baton case), and A served first.
+    outcomes.assert_seen(false);
+    outcomes.assert_seen(true);
 }
