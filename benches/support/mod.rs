@@ -45,78 +45,59 @@ pub trait Exec: Sync {
         F: Future<Output = O> + Send + 'static;
 }
 
-/// tokio's multi-thread runtime with 2 workers. Every task is wrapped in
-/// `tokio::task::unconstrained`, so tokio's cooperative budget (which only tokio's own
-/// channel consumes) does not handicap tokio's mpsc against the others.
-pub struct Tokio(tokio::runtime::Runtime);
+/// A tokio runtime type with its `Exec` impl; the two below differ only in the builder.
+/// Every task is wrapped in `tokio::task::unconstrained`, so tokio's cooperative budget
+/// (which only tokio's own channel consumes) does not handicap tokio's mpsc against the
+/// others.
+macro_rules! tokio_exec {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $builder:expr) => {
+        $(#[$doc])*
+        #[allow(dead_code)]
+        pub struct $ty(tokio::runtime::Runtime);
 
-impl Tokio {
-    pub fn get() -> &'static Tokio {
-        static RT: OnceLock<Tokio> = OnceLock::new();
-        RT.get_or_init(|| {
-            Tokio(
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .build()
-                    .expect("tokio runtime"),
-            )
-        })
-    }
+        #[allow(dead_code)]
+        impl $ty {
+            pub fn get() -> &'static $ty {
+                static RT: OnceLock<$ty> = OnceLock::new();
+                RT.get_or_init(|| $ty($builder.build().expect("tokio runtime")))
+            }
+        }
+
+        impl Exec for $ty {
+            const NAME: &'static str = $name;
+
+            fn block_on<F: Future>(&self, f: F) -> F::Output {
+                self.0.block_on(f)
+            }
+
+            fn spawn<O, F>(&self, f: F) -> impl Future<Output = O> + Send + 'static
+            where
+                O: Send + 'static,
+                F: Future<Output = O> + Send + 'static,
+            {
+                let handle = self.0.spawn(tokio::task::unconstrained(f));
+                async move { handle.await.expect("bench task panicked") }
+            }
+        }
+    };
 }
 
-impl Exec for Tokio {
-    const NAME: &'static str = "tokio";
+tokio_exec!(
+    /// tokio's multi-thread runtime with 2 workers: the async matrix rows.
+    Tokio,
+    "tokio",
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2)
+);
 
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-
-    fn spawn<O, F>(&self, f: F) -> impl Future<Output = O> + Send + 'static
-    where
-        O: Send + 'static,
-        F: Future<Output = O> + Send + 'static,
-    {
-        let handle = self.0.spawn(tokio::task::unconstrained(f));
-        async move { handle.await.expect("bench task panicked") }
-    }
-}
-
-/// tokio's current-thread runtime: every task runs on the thread that calls `block_on`.
-/// Not a matrix row: `SLUICEBOX_BENCH_ONE=tokio1/...` uses it to measure a channel with
-/// producer and consumer on one thread, where no slot's cache line crosses cores.
-#[allow(dead_code)]
-pub struct Tokio1(tokio::runtime::Runtime);
-
-#[allow(dead_code)]
-impl Tokio1 {
-    pub fn get() -> &'static Tokio1 {
-        static RT: OnceLock<Tokio1> = OnceLock::new();
-        RT.get_or_init(|| {
-            Tokio1(
-                tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .expect("tokio runtime"),
-            )
-        })
-    }
-}
-
-impl Exec for Tokio1 {
-    const NAME: &'static str = "tokio1";
-
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-
-    fn spawn<O, F>(&self, f: F) -> impl Future<Output = O> + Send + 'static
-    where
-        O: Send + 'static,
-        F: Future<Output = O> + Send + 'static,
-    {
-        let handle = self.0.spawn(tokio::task::unconstrained(f));
-        async move { handle.await.expect("bench task panicked") }
-    }
-}
+tokio_exec!(
+    /// tokio's current-thread runtime: every task runs on the thread that calls
+    /// `block_on`. Not a matrix row: `SLUICEBOX_BENCH_ONE=tokio1/...` uses it to measure a
+    /// channel with producer and consumer on one thread, where no slot's cache line
+    /// crosses cores.
+    Tokio1,
+    "tokio1",
+    tokio::runtime::Builder::new_current_thread()
+);
 
 /// A leaked `smol::Executor` run by 2 dedicated threads for the life of the process.
 pub struct Smol(&'static smol::Executor<'static>);
