@@ -255,8 +255,10 @@ impl Ring {
     }
 
     /// Pushes `value`, or gives it back. `Ok(waiting)`: the receiver-wait flag was up
-    /// when our claim took effect.
-    #[inline]
+    /// when our claim took effect. Always inlined (into `Chan::push`, and so into the
+    /// send future): out of line it cost a call per async send (callgrind, tokio
+    /// current-thread SPSC: 316 → 301 instructions per message).
+    #[inline(always)]
     pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<bool, PushError<T>> {
         match self.claim(slots) {
             Ok((pos, waiting)) => {
