@@ -2,12 +2,14 @@
 //!
 //! Each future embeds a [`Waiter`]: waiting allocates nothing. Every future does one
 //! thing in `poll` — `WaitList::poll_op` with its operation — and unregisters its waiter
-//! in `Drop`, which hands on a wakeup it received but did not use. `send` and `recv`
-//! first try their immediate operation when the waiter is fresh (never registered, no
-//! notification, no baton): that try is `poll_op`'s first attempt, so success returns at
-//! once and a plain Full/Empty tells `poll_op` to go straight on to registering. The second closure
+//! in `Drop`, which hands on a wakeup it received but did not use. The second closure
 //! given to `poll_op` says whether anything is left for the next waiter (wait-list
 //! invariant 3a).
+//!
+//! `send` and `recv` first try their immediate operation when the waiter is fresh (never
+//! registered, no notification, no baton). That try is `poll_op`'s first attempt: success
+//! returns at once, and a plain Full/Empty tells `poll_op` to go straight on to
+//! registering.
 
 use super::error::SendError;
 use super::Chan;
