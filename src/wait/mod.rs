@@ -109,18 +109,19 @@ impl WaitList {
     }
 
     /// Number of parked waiters (a snapshot).
+    #[inline]
     pub(crate) fn len(&self) -> usize {
-        // Relaxed: a monitoring read; no decision is taken on it.
+        // Relaxed: a snapshot, for monitoring and for `waiting_hint`; nothing that must
+        // not miss a waiter is decided on it.
         self.queued.load(Ordering::Relaxed)
     }
 
     /// Whether anyone was waiting a moment ago: no fence, so it can miss a waiter queueing
     /// right now. Only for a fast path whose caller then decides by
-    /// [`anyone_waiting`](Self::anyone_waiting).
+    /// [`anyone_waiting`](Self::anyone_waiting) or under the lock.
     #[inline]
     pub(crate) fn waiting_hint(&self) -> bool {
-        // Relaxed: a hint; the caller's fenced check decides.
-        self.queued.load(Ordering::Relaxed) != 0
+        self.len() != 0
     }
 
     /// Whether anyone may be waiting. Issues the notifier's half of invariant 4.
