@@ -160,6 +160,21 @@ pub(crate) enum Claim {
     Closed,
 }
 
+/// Why [`Ring::swap_oldest`] swapped nothing.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub(crate) enum Oldest {
+    /// The ring is not full (or other operations moved it): try a plain push.
+    Moved,
+    /// The oldest slot is a hole (a permit given back unused): step over it.
+    Hole,
+    /// The oldest slot is reserved by a held permit.
+    Reserved,
+    /// The oldest slot is being written by a push.
+    InFlight,
+    /// The ring is closed.
+    Closed,
+}
+
 /// Which end's position word a wait flag lives in: the one the *other* side claims with
 /// its CAS (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +191,9 @@ pub(crate) struct Ring {
     head: CachePadded<AtomicUsize>,
     /// Next position to push, with the close mark.
     tail: CachePadded<AtomicUsize>,
+    /// Drop-oldest swaps in flight ([`swap_oldest`](Ring::swap_oldest), invariant 6).
+    /// Read only when a pop finds the ring closed and empty.
+    swapping: CachePadded<AtomicUsize>,
     cap: usize,
     mark_bit: usize,
     wait_bit: usize,
@@ -223,6 +241,7 @@ impl Ring {
             Self {
                 head: CachePadded::new(AtomicUsize::new(origin)),
                 tail: CachePadded::new(AtomicUsize::new(origin)),
+                swapping: CachePadded::new(AtomicUsize::new(0)),
                 cap,
                 mark_bit,
                 wait_bit: mark_bit * 2,
@@ -539,11 +558,14 @@ impl Ring {
                 // SeqCst: the close mark and the claim must be read in the total order.
                 let tail = self.tail.load(Ordering::SeqCst);
                 if tail & !(self.mark_bit | self.wait_bit) == head {
-                    return Err(if tail & self.mark_bit != 0 {
-                        PopError::Closed
-                    } else {
-                        PopError::Empty
-                    });
+                    if tail & self.mark_bit == 0 {
+                        return Err(PopError::Empty);
+                    }
+                    if self.no_swap_behind(tail) {
+                        return Err(PopError::Closed);
+                    }
+                    // A drop-oldest swap is placing its item at `head` (invariant 6): in
+                    // flight, like a push between claim and publish.
                 }
                 if backoff.is_completed() {
                     return Err(PopError::InFlight);
@@ -558,6 +580,100 @@ impl Ring {
                 raw = self.head.load(Ordering::Relaxed);
             }
         }
+    }
+
+    /// Called by a pop that found the ring closed and empty (`tail`, read after a SeqCst
+    /// fence, equals its `head`): whether that verdict stands, i.e. no drop-oldest swap
+    /// took the slot before `head` and has yet to place its item at `head` (invariant 6).
+    #[cold]
+    fn no_swap_behind(&self, tail: usize) -> bool {
+        // SeqCst (both loads): see invariant 6 — a swap whose head CAS our pop saw is
+        // before our fence, so this load sees its increment unless its decrement, and
+        // then the re-read of `tail` sees its tail move.
+        self.swapping.load(Ordering::SeqCst) == 0
+            && self.tail.load(Ordering::SeqCst) & !self.wait_bit == tail & !self.wait_bit
+    }
+
+    /// Drop-oldest in one step (invariant 6): if the ring is full and its oldest slot
+    /// holds a published item, takes that item out and puts `value` in its place, at the
+    /// push position, so the ring stays full and nothing else is evicted or lost.
+    ///
+    /// `Ok((old, waiting))`: swapped; `waiting` is the receiver-wait flag, as our tail
+    /// CAS read it. `Err((value, why))`: nothing changed.
+    pub(crate) fn swap_oldest<T>(
+        &self,
+        slots: &[Slot<T>],
+        value: T,
+    ) -> Result<(T, bool), (T, Oldest)> {
+        // SeqCst: the close mark is read in the total order, as a claim's CAS would.
+        let raw_tail = self.tail.load(Ordering::SeqCst);
+        if raw_tail & self.mark_bit != 0 {
+            return Err((value, Oldest::Closed));
+        }
+        let tail = raw_tail & !self.wait_bit;
+        let oldest = tail.wrapping_sub(self.one_lap);
+        let slot = &slots[tail & (self.mark_bit - 1)];
+        // Acquire: see the oldest item's pusher write it (we may move it out below).
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        let why = if stamp == oldest.wrapping_add(1) {
+            None
+        } else if stamp == oldest.wrapping_add(1) | self.mark_bit {
+            Some(Oldest::Hole)
+        } else if stamp == oldest | self.mark_bit {
+            Some(Oldest::Reserved)
+        } else if stamp == oldest {
+            Some(Oldest::InFlight)
+        } else {
+            Some(Oldest::Moved)
+        };
+        if let Some(why) = why {
+            return Err((value, why));
+        }
+        // Relaxed: a guess, validated by the CAS below.
+        let raw_head = self.head.load(Ordering::Relaxed);
+        if raw_head & !self.wait_bit != oldest {
+            return Err((value, Oldest::Moved));
+        }
+        // SeqCst: announces the swap before its head CAS (invariant 6; `no_swap_behind`).
+        self.swapping.fetch_add(1, Ordering::SeqCst);
+        let new_head = self.next(oldest) | (raw_head & self.wait_bit);
+        // SeqCst on success: as for a pop. Winning it, we own the slot: its stamp still
+        // says "last lap's item", so no push can claim `tail` and no pop can take
+        // `oldest` (head has moved past it) until we store the new stamp.
+        if self
+            .head
+            .compare_exchange(raw_head, new_head, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            // SeqCst: as the increment.
+            self.swapping.fetch_sub(1, Ordering::SeqCst);
+            return Err((value, Oldest::Moved));
+        }
+        // SAFETY: our CAS claimed the pop of `oldest`, whose stamp said the slot holds an
+        // initialized item (invariant 1); the slot stays ours until we store its stamp
+        // (see above), so we move the item out, and write ours, exactly once each.
+        let old = slot.value.with_mut(|p| unsafe { (*p).assume_init_read() });
+        // SAFETY: as above: the slot is ours and now holds no item.
+        slot.value.with_mut(|p| unsafe { (*p).write(value) });
+        // Move `tail` past our position. Nobody else can (its stamp is not `tail`), but
+        // a close or a wait flag may have changed the word's flags: carry them over.
+        let mut raw = raw_tail;
+        let waiting = loop {
+            let new_raw = self.next(tail) | (raw & (self.wait_bit | self.mark_bit));
+            // SeqCst on success: as for a claim; it reads the receiver-wait flag.
+            match self
+                .tail
+                .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => break raw & self.wait_bit != 0,
+                Err(current) => raw = current,
+            }
+        };
+        // Release: publish our item to the popper's Acquire stamp load.
+        slot.stamp.store(tail.wrapping_add(1), Ordering::Release);
+        // SeqCst: after the tail move (invariant 6).
+        self.swapping.fetch_sub(1, Ordering::SeqCst);
+        Ok((old, waiting))
     }
 
     /// Steps `head` over the holes at the front of the ring, and nothing else: a
@@ -676,43 +792,49 @@ impl Ring {
 
     /// Pops and drops items (stepping over holes) until the ring is empty or the next
     /// slot is reserved by a permit. A push in flight is waited out if `wait_in_flight`,
-    /// else the drain stops there too. Returns the number of slots freed.
-    pub(crate) fn drain<T>(&self, slots: &[Slot<T>], wait_in_flight: bool) -> usize {
-        let mut freed = 0;
+    /// else the drain stops there too.
+    ///
+    /// If an item's `Drop` panics, the remaining items are still dropped before the panic
+    /// goes on (a second panic aborts, as for `Vec`), and no item is dropped twice:
+    /// `head` moves past an item before the item is dropped (PITFALLS `drain-panic`).
+    pub(crate) fn drain<T>(&self, slots: &[Slot<T>], wait_in_flight: bool) {
+        /// Finishes the drain if an item's `Drop` unwinds out of the loop.
+        struct Rest<'a, T> {
+            ring: &'a Ring,
+            slots: &'a [Slot<T>],
+            wait_in_flight: bool,
+        }
+        impl<T> Drop for Rest<'_, T> {
+            fn drop(&mut self) {
+                self.ring.drain_loop(self.slots, self.wait_in_flight);
+            }
+        }
+        let rest = Rest {
+            ring: self,
+            slots,
+            wait_in_flight,
+        };
+        self.drain_loop(slots, wait_in_flight);
+        core::mem::forget(rest);
+    }
+
+    fn drain_loop<T>(&self, slots: &[Slot<T>], wait_in_flight: bool) {
         loop {
             match self.pop(slots) {
                 Ok((item, _)) => drop(item),
                 Err(PopError::Hole { .. }) => {}
-                Err(PopError::InFlight) if wait_in_flight => {
-                    crate::loom::spin_hint();
-                    continue;
-                }
+                Err(PopError::InFlight) if wait_in_flight => crate::loom::spin_hint(),
                 Err(
                     PopError::Empty | PopError::Closed | PopError::InFlight | PopError::Reserved,
-                ) => return freed,
+                ) => return,
             }
-            freed += 1;
         }
     }
 
-    /// Drops every item still in the ring. For teardown, when nobody else can touch it.
-    ///
-    /// If an item's `Drop` panics, the remaining items are still dropped (a second panic
-    /// aborts, as for `Vec`), and no item is dropped twice: `head` moves past an item
-    /// before the item is dropped.
+    /// Drops every item still in the ring. For teardown, when nobody else can touch it;
+    /// panic-safe as [`drain`](Self::drain).
     pub(crate) fn drop_all<T>(&mut self, slots: &[Slot<T>]) {
-        struct Rest<'a, T> {
-            ring: &'a Ring,
-            slots: &'a [Slot<T>],
-        }
-        impl<T> Drop for Rest<'_, T> {
-            fn drop(&mut self) {
-                self.ring.drain(self.slots, false);
-            }
-        }
-        // The guard finishes the job if an item's `Drop` unwinds out of the loop.
-        let rest = Rest { ring: self, slots };
-        rest.ring.drain(rest.slots, false);
+        self.drain(slots, false);
     }
 }
 

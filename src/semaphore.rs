@@ -28,7 +28,7 @@
 //! kinds of permit follow the same rules: dropping gives back, and they are RAII guards.
 
 use crate::loom::{AtomicUsize, Ordering};
-use crate::wait::{set_target, List, State, WaitList, Waiter, WakeBatch, WakeRef, WakeTarget};
+use crate::wait::{List, State, WaitList, Waiter, WakeBatch, WakeRef, WakeTarget};
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -572,6 +572,10 @@ impl Semaphore {
         }
         if !*queued {
             let ptr = NonNull::from(waiter.get_ref());
+            // Cloned before the lock (user code: `Waker::clone`), so a clone that panics
+            // leaves no permit taken and the lock untouched (PITFALLS
+            // `user-code-under-lock`). Dropped after the lock if unused.
+            let fresh = target.to_owned();
             let replaced = {
                 let mut list = self.waiters.lock();
                 if self.is_closed() {
@@ -583,13 +587,19 @@ impl Semaphore {
                 } else {
                     0
                 };
-                if got == n {
-                    return Poll::Ready(Ok(()));
-                }
                 // SAFETY: our own pinned waiter, alive; we hold the lock.
                 let node = unsafe { list.node(ptr) };
+                if got == n {
+                    // The unused copy waits in our (idle, unlinked) node and is dropped
+                    // with the future, after the permit exists: no user code between
+                    // taking the permits and handing them over. An idle node holds no
+                    // target (notifiers and `cancel` take it), so nothing is replaced.
+                    debug_assert!(node.target.is_none());
+                    node.target = Some(fresh);
+                    return Poll::Ready(Ok(()));
+                }
                 node.wanted = n - got;
-                let replaced = set_target(node, target);
+                let replaced = node.target.replace(fresh);
                 waiter.set_state(State::Queued);
                 // SAFETY: pinned, not linked (never queued), unregistered in `Drop`.
                 unsafe { list.push_back(ptr) };
@@ -605,6 +615,9 @@ impl Semaphore {
                 self.distribute(0);
             }
         }
+        // A waker copy made with the lock released, for a queued waiter whose waker
+        // changed (see `WakeRef::refresh`).
+        let mut fresh = None;
         loop {
             match waiter.state() {
                 // The semaphore never hands out batons; `Baton` is `Notified` here.
@@ -623,16 +636,23 @@ impl Semaphore {
                 }
                 State::Queued => {
                     let ptr = NonNull::from(waiter.get_ref());
-                    let replaced = {
+                    let refreshed = {
                         let mut list = self.waiters.lock();
                         if waiter.state() != State::Queued {
                             continue;
                         }
                         // SAFETY: our own linked waiter; we hold the lock.
-                        set_target(unsafe { list.node(ptr) }, target)
+                        target.refresh(unsafe { list.node(ptr) }, &mut fresh)
                     };
-                    drop(replaced);
-                    return Poll::Pending;
+                    match refreshed {
+                        Ok(replaced) => {
+                            drop(replaced);
+                            drop(fresh);
+                            return Poll::Pending;
+                        }
+                        // A new waker: clone it with the lock released, then try again.
+                        Err(()) => fresh = Some(target.to_owned()),
+                    }
                 }
                 State::Idle => unreachable!("sluicebox: semaphore waiter lost its grant"),
             }

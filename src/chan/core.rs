@@ -31,10 +31,10 @@
 
 use super::error::{TryRecvError, TrySendError};
 use crate::loom::{fence, AtomicUsize, Backoff, Ordering};
-use crate::ring::{Claim, End, PopError, PushError, Ring, Slot};
+use crate::ring::{Claim, End, Oldest, PopError, PushError, Ring, Slot};
 use crate::stats::Stats;
 use crate::storage::Storage;
-use crate::wait::{Beacon, WaitList};
+use crate::wait::{Beacon, WaitList, WakeTarget};
 use core::marker::PhantomData;
 
 /// Whether waiters wait out a slot claimed by an immediate push or pop, and immediate
@@ -43,6 +43,12 @@ use core::marker::PhantomData;
 /// `--cfg sluicebox_fenced` forces the bare-metal protocol on `std` too, so the loom
 /// models (which need `std` for threads) check both.
 pub(crate) const WAIT_OUT_IN_FLIGHT: bool = cfg!(all(feature = "std", not(sluicebox_fenced)));
+
+/// The flag in `Chan::receivers` that says the last receiver is gone: nobody can receive
+/// any more, so what is published from now on is dropped at once (PITFALLS
+/// `permit-after-close`). A count of zero alone does not say it: a static channel has no
+/// receiver until its first is made, and queues for it meanwhile.
+const GONE: usize = 1 << (usize::BITS - 1);
 
 /// The state every handle of one channel shares: the ring, its slots, the handle counts,
 /// the slow-path counters and the two wait lists.
@@ -53,7 +59,8 @@ pub struct Chan<T, S: Storage<T>> {
     ring: Ring,
     /// Live `Sender`s. The channel closes when this drops to zero.
     senders: AtomicUsize,
-    /// Live `Receiver`s. The channel closes (and drops its items) when this drops to zero.
+    /// Live `Receiver`s, plus [`GONE`] once the count has dropped to zero. The channel
+    /// closes (and drops its items) when the count drops to zero.
     receivers: AtomicUsize,
     /// `try_send` calls that found the channel full (slow path only).
     rejected: AtomicUsize,
@@ -116,7 +123,9 @@ impl<T, S: Storage<T>> Chan<T, S> {
     #[inline(always)]
     pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
         let waiting = self.ring.push(self.slots(), value)?;
-        self.wake_one(&self.recv_waiters, End::Tail, waiting);
+        if let Some(receiver) = self.waiter_to_wake(&self.recv_waiters, End::Tail, waiting) {
+            receiver.wake();
+        }
         if !WAIT_OUT_IN_FLIGHT {
             // The last receiver may have left while we wrote (PITFALLS `send-then-drop`).
             self.drain_if_unreceivable();
@@ -125,23 +134,28 @@ impl<T, S: Storage<T>> Chan<T, S> {
     }
 
     /// A slot was freed by a pop whose CAS read the sender-wait flag as `waiting`: wake
-    /// one sender for it.
+    /// one sender for it. The caller may hold an item it took (a pop, a drop-oldest
+    /// swap), so a waker that panics must not unwind through it: see
+    /// [`WakeTarget::wake_contained`].
     #[inline]
     fn freed_slot(&self, waiting: bool) {
-        self.wake_one(&self.send_waiters, End::Head, waiting);
+        if let Some(sender) = self.waiter_to_wake(&self.send_waiters, End::Head, waiting) {
+            sender.wake_contained();
+        }
     }
 
-    /// Wakes one waiter of `list` after an immediate push or pop whose claim CAS read the
-    /// wait flag in `end`'s word as `waiting`: by that flag with `std`, by the fenced
-    /// check without (see "Waking the other side").
+    /// Takes the waiter of `list` to wake after an immediate push or pop whose claim CAS
+    /// read the wait flag in `end`'s word as `waiting`: by that flag with `std`, by the
+    /// fenced check without (see "Waking the other side"). The caller wakes it.
     #[inline]
-    fn wake_one(&self, list: &WaitList, end: End, waiting: bool) {
+    fn waiter_to_wake(&self, list: &WaitList, end: End, waiting: bool) -> Option<WakeTarget> {
         if WAIT_OUT_IN_FLIGHT {
             if waiting {
-                list.notify_one_flagged(|| self.ring.lower_waiting(end));
+                return list.take_one_flagged(|| self.ring.lower_waiting(end));
             }
+            None
         } else {
-            list.notify_one();
+            list.take_one()
         }
     }
 
@@ -246,28 +260,30 @@ impl<T, S: Storage<T>> Chan<T, S> {
     pub(crate) unsafe fn skip(&self, pos: usize) {
         // SAFETY: the caller's contract.
         unsafe { self.ring.skip(self.slots(), pos) };
-        // At the head, the hole's slot is free now: step over it (and any behind it), and
-        // give each slot to a parked sender.
-        for _ in 0..self.ring.pop_holes(self.slots()) {
-            self.send_waiters.notify_one();
-        }
+        self.step_holes();
         // A receiver may be parked at this position; let it step over the hole.
         self.recv_waiters.notify_one();
         self.drain_if_unreceivable();
     }
 
+    /// Steps over the holes at the head (reservations given back): each frees its slot
+    /// at once, for a parked sender.
+    fn step_holes(&self) {
+        for _ in 0..self.ring.pop_holes(self.slots()) {
+            self.send_waiters.notify_one();
+        }
+    }
+
     /// After publishing a slot and calling (the fenced) `recv_waiters.notify_one()`: if
-    /// the last receiver is gone (the count is 0 *and* the channel is closed — a static channel
-    /// has no receiver until its first is made, and queues for it meanwhile), drop what
-    /// is queued.
+    /// the last receiver is gone ([`GONE`], and no receiver made since), drop what is
+    /// queued.
     #[inline]
     fn drain_if_unreceivable(&self) {
         // Relaxed: ordered by the SeqCst fence that `notify_one` (`anyone_waiting`) issued
         // after our stamp store. It pairs with the fence in `remove_receiver`
-        // (store-buffering): either we see the receiver count at zero and the close mark
-        // (both written before that fence), or the last receiver's drain sees our slot.
-        // No second fence on the hot path; the close check runs only at count 0.
-        if self.receivers.load(Ordering::Relaxed) == 0 && self.ring.is_closed() {
+        // (store-buffering): either we see `GONE` (written before that fence), or the
+        // last receiver's drain sees our slot. No second fence on the hot path.
+        if self.receivers.load(Ordering::Relaxed) == GONE {
             self.ring.drain(self.slots(), WAIT_OUT_IN_FLIGHT);
         }
     }
@@ -298,69 +314,51 @@ impl<T, S: Storage<T>> Chan<T, S> {
         })
     }
 
-    /// Sends, evicting the oldest items while the channel is full.
+    /// Sends, evicting the oldest item if the channel is full: the eviction and the
+    /// insertion are one step ([`Ring::swap_oldest`]), so an item is never evicted
+    /// without `value` taking its place, and the evicted item always comes back.
     ///
-    /// Returns the evicted item. Racing senders can refill the slot an eviction freed;
-    /// then this evicts again, drops the earlier evicted item, and returns the last one
-    /// (every eviction is counted in `stats().evicted`).
-    ///
-    /// Only a *full* ring is evicted from. When the slot to fill is still being read by a
-    /// receiver (the ring is not full, the read is just not finished), evicting would not
-    /// free that slot, so this gives up with `Full` like `try_send` (after the ring's
-    /// bounded backoff). Once it has evicted an item, though, giving up would destroy
-    /// that item for nothing; then, with `std`, it waits the read out (a receiver mid-pop
-    /// always finishes; "Waiting out a slot in flight"). Without `std` it gives up even
-    /// then, and the evicted item is dropped. It also gives up with `Full` when the
-    /// oldest slot cannot be evicted: reserved by a `Permit` still held, or a send still
-    /// writing it.
+    /// `Full` comes back (nothing evicted) only when the oldest slot cannot be swapped
+    /// now: reserved by a held `Permit`, or still being written or read (after the
+    /// ring's bounded backoff). It never waits.
     pub(crate) fn force_send(&self, value: T) -> Result<Option<T>, TrySendError<T>> {
-        let mut value = value;
-        let mut evicted = None;
-        let mut stalled = false;
         let backoff = Backoff::new();
+        let mut value = value;
         loop {
-            match self.push(value) {
-                Ok(()) => return Ok(evicted),
+            value = match self.push(value) {
+                Ok(()) => return Ok(None),
                 Err(PushError::Closed(v)) => return Err(TrySendError::Closed(v)),
-                Err(PushError::InFlight(v)) if WAIT_OUT_IN_FLIGHT && evicted.is_some() => {
-                    value = v;
-                    backoff.snooze();
-                }
-                Err(PushError::InFlight(v)) => return Err(self.force_send_gives_up(v, evicted)),
-                Err(PushError::Full(v)) => {
-                    value = v;
-                    // No sender wake here: the slot we free is the one we fill.
-                    match self.ring.pop(self.slots()) {
-                        Ok((old, _)) => {
-                            // Relaxed: a statistic; it orders nothing.
-                            self.evicted.fetch_add(1, Ordering::Relaxed);
-                            drop(evicted.replace(old));
-                        }
-                        // A hole freed a slot we may not get: a parked sender may.
-                        Err(PopError::Hole { waiting }) => self.freed_slot(waiting),
-                        // Full, yet the oldest slot cannot be taken: it is in flight.
-                        Err(PopError::Empty | PopError::InFlight | PopError::Reserved)
-                            if stalled =>
-                        {
-                            return Err(self.force_send_gives_up(value, evicted));
-                        }
-                        Err(_) => stalled = true,
+                Err(PushError::InFlight(v)) => return Err(TrySendError::Full(v)),
+                Err(PushError::Full(v)) => v,
+            };
+            value = match self.ring.swap_oldest(self.slots(), value) {
+                Ok((old, waiting)) => {
+                    // Relaxed: a statistic; it orders nothing.
+                    self.evicted.fetch_add(1, Ordering::Relaxed);
+                    // We hold `old`: a receiver's waker that panics must not destroy it.
+                    if let Some(receiver) =
+                        self.waiter_to_wake(&self.recv_waiters, End::Tail, waiting)
+                    {
+                        receiver.wake_contained();
                     }
+                    if !WAIT_OUT_IN_FLIGHT {
+                        // As in `push`: the last receiver may have left while we wrote.
+                        self.drain_if_unreceivable();
+                    }
+                    return Ok(Some(old));
                 }
-            }
+                Err((v, Oldest::Moved)) => {
+                    backoff.spin();
+                    v
+                }
+                Err((v, Oldest::Hole)) => {
+                    self.step_holes();
+                    v
+                }
+                Err((v, Oldest::Reserved | Oldest::InFlight)) => return Err(TrySendError::Full(v)),
+                Err((v, Oldest::Closed)) => return Err(TrySendError::Closed(v)),
+            };
         }
-    }
-
-    /// `force_send` gives `value` back as `Full`. An item it evicted is dropped (it was
-    /// counted as evicted), and the slot that eviction freed, which `force_send` did not
-    /// fill, goes to a parked sender.
-    #[cold]
-    fn force_send_gives_up(&self, value: T, evicted: Option<T>) -> TrySendError<T> {
-        if evicted.is_some() {
-            self.send_waiters.notify_one();
-        }
-        drop(evicted);
-        TrySendError::Full(value)
     }
 
     /// Closes the channel. Returns `true` if this call closed it.
@@ -391,10 +389,12 @@ impl<T, S: Storage<T>> Chan<T, S> {
         self.ring.len() < self.ring.capacity()
     }
 
-    /// Whether an item may be queued for the next parked receiver (wait-list
-    /// invariant 3a).
+    /// Whether the next parked receiver may have something to return: an item, or the
+    /// end of a closed channel (wait-list invariant 3a). Every receiver parked behind a
+    /// held permit when the channel closes must return once the permit is used (PITFALLS
+    /// `close-behind-permit`): the baton runs until none is left.
     pub(crate) fn items_left(&self) -> bool {
-        self.ring.len() > 0
+        self.ring.len() > 0 || self.ring.is_closed()
     }
 
     pub(crate) fn sender_count(&self) -> usize {
@@ -404,7 +404,7 @@ impl<T, S: Storage<T>> Chan<T, S> {
 
     pub(crate) fn receiver_count(&self) -> usize {
         // Relaxed: a monitoring read.
-        self.receivers.load(Ordering::Relaxed)
+        self.receivers.load(Ordering::Relaxed) & !GONE
     }
 
     pub(crate) fn add_sender(&self) {
@@ -454,11 +454,16 @@ impl<T, S: Storage<T>> Chan<T, S> {
 
     pub(crate) fn remove_receiver(&self) {
         // AcqRel: as in `remove_sender`.
-        if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.receivers.fetch_sub(1, Ordering::AcqRel) & !GONE == 1 {
             self.close();
+            // Relaxed: published by the fence below, which pairs with the one before
+            // `drain_if_unreceivable`'s load (store-buffering).
+            self.receivers.fetch_or(GONE, Ordering::Relaxed);
             // SeqCst fence: pairs with `drain_if_unreceivable`.
             fence(Ordering::SeqCst);
-            // Nobody can receive any more: drop what is queued now, outside every lock.
+            // Nobody can receive any more: drop what is queued now, outside every lock
+            // (if an item's `Drop` panics, the rest are still dropped: PITFALLS
+            // `drain-panic`).
             // A held permit's slot is drained by the permit when it publishes
             // (`drain_if_unreceivable`), or with the channel. A send mid-write is waited
             // out with `std` (its push no longer checks; see "Waiting out a slot in

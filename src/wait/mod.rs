@@ -61,7 +61,7 @@ mod list;
 mod waiter;
 
 pub(crate) use list::List;
-pub(crate) use waiter::{set_target, State, Waiter, WakeBatch, WakeRef, WakeTarget};
+pub(crate) use waiter::{State, Waiter, WakeBatch, WakeRef, WakeTarget};
 
 use crate::loom::{fence, AtomicUsize, Mutex, Ordering};
 use core::pin::Pin;
@@ -137,40 +137,41 @@ impl WaitList {
     /// Wakes the oldest waiter, if any. No lock when nobody waits.
     #[inline]
     pub(crate) fn notify_one(&self) {
-        if self.anyone_waiting() {
-            self.notify_one_slow();
+        if let Some(target) = self.take_one() {
+            target.wake();
         }
     }
 
-    /// Wakes the oldest waiter, for a notifier whose claim read the wait flag up
+    /// Notifies the oldest waiter, if any, and returns its target for the caller to wake
+    /// (with the lock released). No lock when nobody waits.
+    #[inline]
+    pub(crate) fn take_one(&self) -> Option<WakeTarget> {
+        if self.anyone_waiting() {
+            self.take_one_slow()
+        } else {
+            None
+        }
+    }
+
+    /// As [`take_one`](Self::take_one), for a notifier whose claim read the wait flag up
     /// (invariant 4b): straight to the lock. If that empties the list, `lower` runs
     /// under the lock, to take the flag down.
     #[cold]
     #[inline(never)]
-    pub(crate) fn notify_one_flagged(&self, lower: impl FnOnce()) {
-        let target = {
-            let mut list = self.list.lock();
-            let target = self.notify_one_locked(&mut list);
-            if list.is_empty() {
-                lower();
-            }
-            target
-        };
-        if let Some(target) = target {
-            target.wake();
+    pub(crate) fn take_one_flagged(&self, lower: impl FnOnce()) -> Option<WakeTarget> {
+        let mut list = self.list.lock();
+        let target = self.notify_one_locked(&mut list);
+        if list.is_empty() {
+            lower();
         }
+        target
     }
 
     #[cold]
     #[inline(never)]
-    fn notify_one_slow(&self) {
-        let target = {
-            let mut list = self.list.lock();
-            self.notify_one_locked(&mut list)
-        };
-        if let Some(target) = target {
-            target.wake();
-        }
+    fn take_one_slow(&self) -> Option<WakeTarget> {
+        let mut list = self.list.lock();
+        self.notify_one_locked(&mut list)
     }
 
     /// Unlinks the oldest waiter, marks it notified and returns its target, to be woken
@@ -243,7 +244,11 @@ impl WaitList {
             return false;
         }
         let ptr = NonNull::from(waiter.get_ref());
-        let (queued, replaced) = {
+        // The wake target is cloned (user code: `Waker::clone`) before the lock is taken,
+        // never under it (PITFALLS `user-code-under-lock`). An idle waiter always needs
+        // one; a queued one only if its target changed, which it learns under the lock.
+        let mut fresh = (waiter.state() == State::Idle).then(|| target.to_owned());
+        let (queued, replaced) = loop {
             let mut list = self.list.lock();
             // SAFETY: the caller's own pinned waiter, alive for this call; we hold the lock.
             let node = unsafe { list.node(ptr) };
@@ -253,11 +258,20 @@ impl WaitList {
                         waiter.set_busy();
                     }
                     waiter.set_state(State::Idle);
-                    (false, None)
+                    break (false, None);
                 }
-                State::Queued => (true, set_target(node, target)),
+                State::Queued => match target.refresh(node, &mut fresh) {
+                    Ok(replaced) => break (true, replaced),
+                    Err(()) => {
+                        drop(list);
+                        fresh = Some(target.to_owned());
+                    }
+                },
                 State::Idle => {
-                    let replaced = set_target(node, target);
+                    let Some(new) = fresh.take() else {
+                        unreachable!("sluicebox: an idle waiter's target is cloned first")
+                    };
+                    let replaced = node.target.replace(new);
                     waiter.set_state(State::Queued);
                     // SAFETY: pinned, not linked (Idle), and the owner unregisters it before
                     // it is dropped.
@@ -269,11 +283,12 @@ impl WaitList {
                         }
                     }
                     self.set_queued(&mut list);
-                    (true, replaced)
+                    break (true, replaced);
                 }
             }
         };
         drop(replaced);
+        drop(fresh);
         if queued {
             // SeqCst fence: the waiter's half of invariant 4 — our link (and `queued`) is
             // ordered before the caller's retry of its operation.

@@ -46,11 +46,31 @@ pub(crate) enum WakeRef<'a> {
 }
 
 impl WakeRef<'_> {
-    fn to_owned(self) -> WakeTarget {
+    /// An owned copy: for a task, `Waker::clone`, which is user code. Never call it with
+    /// a wait-list lock held.
+    pub(crate) fn to_owned(self) -> WakeTarget {
         match self {
             WakeRef::Task(w) => WakeTarget::Task(w.clone()),
             #[cfg(feature = "std")]
             WakeRef::Thread(t) => WakeTarget::Thread(t.clone()),
+        }
+    }
+
+    /// Under the lock: makes `node` wake `self`. If it already does, nothing changes
+    /// (`Ok(None)`). Else the copy in `fresh`, made before the lock was taken, goes in
+    /// and the replaced target comes back, to be dropped after unlocking. With no copy
+    /// in `fresh`, `Err(())`: the caller unlocks, makes one, and tries again.
+    pub(crate) fn refresh(
+        self,
+        node: &mut Node,
+        fresh: &mut Option<WakeTarget>,
+    ) -> Result<Option<WakeTarget>, ()> {
+        match &node.target {
+            Some(current) if current.same_as(self) => Ok(None),
+            _ => match fresh.take() {
+                Some(new) => Ok(node.target.replace(new)),
+                None => Err(()),
+            },
         }
     }
 }
@@ -62,6 +82,23 @@ impl WakeTarget {
             #[cfg(feature = "std")]
             WakeTarget::Thread(t) => t.unpark(),
         }
+    }
+
+    /// Wakes for a caller that holds a value it must hand on (an item it just received,
+    /// an item a drop-oldest send evicted): with `std`, a `Waker::wake` that panics is
+    /// caught here, so the panic cannot unwind through the caller and destroy that value
+    /// (PITFALLS `user-code-under-lock`). The waiter counts as woken: it was notified
+    /// before its waker ran. Without `std` there is no `catch_unwind`; such a panic
+    /// unwinds (on targets that unwind at all) and the value is dropped.
+    pub(crate) fn wake_contained(self) {
+        #[cfg(feature = "std")]
+        {
+            let woken = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| self.wake()));
+            // The panic's payload is user data too: dropped here, outside every lock.
+            drop(woken);
+        }
+        #[cfg(not(feature = "std"))]
+        self.wake();
     }
 
     fn same_as(&self, other: WakeRef<'_>) -> bool {
@@ -196,14 +233,6 @@ impl Waiter {
         // SAFETY: per the contract, the lock serializes all access to the node, and the
         // caller keeps at most one borrow alive.
         self.node.with_mut(|p| unsafe { &mut *p })
-    }
-}
-
-/// Refreshes a node's wake target; returns the replaced one, to drop after unlocking.
-pub(crate) fn set_target(node: &mut Node, target: WakeRef<'_>) -> Option<WakeTarget> {
-    match &node.target {
-        Some(current) if current.same_as(target) => None,
-        _ => node.target.replace(target.to_owned()),
     }
 }
 
