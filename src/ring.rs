@@ -59,6 +59,22 @@
 //!    The skipper itself steps over holes at the head (`pop_holes`), so a reservation
 //!    given back at the front of the line frees its slot at once; one behind queued
 //!    items frees its slot when the receivers reach it (it still counts in `len`).
+//! 6. **Drop-oldest is one step** ([`Ring::swap_oldest`]). On a full ring the oldest
+//!    position `tail - one_lap` maps to the very slot `tail` does. A swap claims the pop
+//!    of that position by CAS on `head` (only if `head` is there and the slot holds a
+//!    published item) and then owns the slot: its stamp still says "last lap's item", so
+//!    no push can claim `tail` and no other pop can take the item. It moves the item out,
+//!    writes the new one, moves `tail` on (carrying over the wait flag and a close mark
+//!    that may have landed meanwhile: the swap took effect at its head CAS, before that
+//!    close), and publishes the stamp. Between its head CAS and its tail move, a pop
+//!    that reaches `tail` sees `tail == head`. That must not read as *closed and empty*:
+//!    the swap counts itself in `swapping` (SeqCst increment before its head CAS,
+//!    decrement after its tail move), and a pop that sees closed-and-empty checks that
+//!    count and re-reads `tail` (`no_swap_behind`). A pop that reached `tail` read a
+//!    `head` at or after the swap's CAS, before its SeqCst fence, so the count load
+//!    after that fence sees the increment — unless it sees the decrement, and then the
+//!    re-read sees `tail` moved. Such a pop treats the slot as in flight. Nothing else
+//!    reads the count, so the hot path pays nothing.
 //!
 //! # Orderings
 //!
@@ -76,6 +92,9 @@
 //! | close: `fetch_or(mark)` on `tail` | SeqCst | one RMW on the word every push must CAS: a push either claimed before it or sees the mark; SeqCst keeps close in the total order the wait lists' fences rely on |
 //! | `len()` reads of `tail`, `head`, `tail` | SeqCst | a stable pair (tail unchanged around the head read) gives `head <= tail`, so `len` is always in `0..=cap` |
 //! | `head` load in the full check | Relaxed | after the SeqCst fence; compared only for equality with `tail - one_lap` |
+//! | `swapping` increment / decrement | SeqCst | before the swap's head CAS / after its tail move, in the total order the closed-and-empty check reads (invariant 6) |
+//! | `swapping` load, `tail` re-read in `no_swap_behind` | SeqCst | after the pop's fence: sees a swap whose head CAS the pop saw, or that swap's tail move (invariant 6) |
+//! | swap: `tail` load, head CAS, tail CAS | SeqCst | as a claim: the close mark and the receiver-wait flag are read in the total order |
 
 use crate::loom::{fence, AtomicUsize, Backoff, Ordering, UnsafeCell};
 use core::mem::MaybeUninit;

@@ -381,12 +381,12 @@ fn force_send_vs_recv_cap1() {
     outcomes.assert_seen((None, None, Some(0)));
 }
 
-/// Two `force_send`ers racing one receiver at capacity 1 (pre-filled): an eviction can
-/// be refilled by the other forcer, so a forcer may evict twice and drop the first
-/// eviction itself. Exactly-once by drop count, and `stats().evicted` equals the
-/// evictions returned plus those dropped inside `force_send`.
+/// Two `force_send`ers racing one receiver at capacity 1 (pre-filled). A drop-oldest
+/// send swaps in one step (PITFALLS `evict-then-full`): every eviction comes back to its
+/// caller, none is dropped inside `force_send`, and `stats().evicted` counts exactly the
+/// evictions returned. Exactly-once by drop count.
 ///
-/// Fails on the code as of this writing: `Ring::pop`, finding the head slot still
+/// Once failed (before the one-step swap): `Ring::pop`, finding the head slot still
 /// stamped "full, previous lap" (another pop claimed it with its CAS and has not yet
 /// stored the next stamp), takes the "stale head" branch and spins with no bound, so the
 /// two forcers spin, yielding to each other, while the thread that must finish the pop
@@ -425,23 +425,83 @@ fn force_send_two_forcers_cap1() {
         while let Ok(v) = rx.try_recv() {
             seen.push(id(v));
         }
-        // Items not seen were dropped inside `force_send` (an earlier eviction of a retry).
-        let dropped_inside: Vec<usize> = (0..3).filter(|i| !seen.contains(i)).collect();
-        for &i in &dropped_inside {
-            assert_eq!(ledger.drops(i), 1, "item {i} neither seen nor dropped");
-        }
         let mut sorted = seen.clone();
         sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted.len(), seen.len(), "an item was seen twice: {seen:?}");
-        assert_eq!(
-            rx.stats().evicted,
-            evictions_returned + dropped_inside.len() as u64,
-            "seen {seen:?}"
-        );
+        assert_eq!(sorted, [0, 1, 2], "every item seen exactly once: {seen:?}");
+        assert_eq!(rx.stats().evicted, evictions_returned, "seen {seen:?}");
         drop(rx);
         ledger.assert_all_dropped_once();
     });
+}
+
+/// A drop-oldest send on a full channel racing `close()` and a receiver that receives
+/// until the end (PITFALLS `evict-then-full`). The swap is one step: either it happened
+/// before the close (the evicted item comes back, the new one is received — never `None`
+/// first), or the send fails with its value and nothing is evicted. Capacity 1 and 2.
+fn force_send_vs_close_and_recv(cap: usize) {
+    let outcomes = Outcomes::new();
+    let seen = outcomes.clone();
+    model(move || {
+        let ledger = Ledger::new(cap + 1);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(cap);
+        for i in 0..cap {
+            tx.try_send(ledger.item(i)).unwrap();
+        }
+        let (l, g) = (ledger.clone(), gate.clone());
+        let forcer = thread::spawn(move || {
+            g.point();
+            match tx.force_send(l.item(cap)) {
+                Ok(evicted) => (evicted.map(id), None),
+                Err(TrySendError::Full(v)) => (None, Some((false, id(v)))),
+                Err(TrySendError::Closed(v)) => (None, Some((true, id(v)))),
+            }
+        });
+        let (closer_rx, g) = (rx.clone(), gate.clone());
+        let closer = thread::spawn(move || {
+            g.point();
+            closer_rx.close();
+        });
+        gate.point();
+        let mut got = Vec::new();
+        while let Some(v) = loom::future::block_on(rx.recv()) {
+            got.push(id(v));
+        }
+        let (evicted, refused) = forcer.join().unwrap();
+        closer.join().unwrap();
+        seen.record((evicted.is_some(), refused.map(|r| r.0)));
+        let mut all: Vec<usize> = got.iter().chain(&evicted).copied().collect();
+        all.extend(refused.map(|r| r.1));
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (0..=cap).collect::<Vec<_>>(),
+            "received {got:?}, evicted {evicted:?}, refused {refused:?}"
+        );
+        if evicted.is_some() {
+            assert_eq!(evicted, Some(0), "only the oldest item is evicted");
+            assert_eq!(
+                got.last(),
+                Some(&cap),
+                "the swapped-in item is received, last"
+            );
+        }
+        assert_eq!(rx.stats().evicted, evicted.iter().count() as u64);
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+    outcomes.assert_seen((true, None));
+    outcomes.assert_seen((false, Some(true)));
+}
+
+#[test]
+fn evict_then_full_force_send_vs_close_and_recv_cap1() {
+    force_send_vs_close_and_recv(1);
+}
+
+#[test]
+fn evict_then_full_force_send_vs_close_and_recv_cap2() {
+    force_send_vs_close_and_recv(2);
 }
 
 /// `len()` (and `stats`) read while a send, a receive and a close race: always within

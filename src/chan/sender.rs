@@ -187,22 +187,19 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// Sends `value` now, evicting the oldest item if the channel is full (drop-oldest).
     /// Returns the evicted item.
     ///
-    /// If other senders race for the slot the eviction freed, this evicts again; only the
-    /// last evicted item is returned, earlier ones are dropped here. Every eviction is
-    /// counted in [`Stats::evicted`](crate::Stats::evicted).
+    /// The eviction and the send are one step: the oldest item is taken out only as
+    /// `value` takes its place, so an item is never evicted without `value` being sent,
+    /// and every evicted item comes back here (PITFALLS `evict-then-full`). At most one
+    /// item is evicted per call, and each is counted in
+    /// [`Stats::evicted`](crate::Stats::evicted). It never waits.
     ///
     /// # Errors
     ///
-    /// [`TrySendError::Closed`] with `value` if the channel is closed.
-    /// [`TrySendError::Full`] with `value` only when the oldest slot cannot be evicted
-    /// because it is reserved by a [`Permit`] that is still held (a permit keeps its place
-    /// in line), after one retry. It never waits for the permit.
-    ///
-    /// Only a full channel is evicted from. If the slot to fill is still being read by a
-    /// receiver on another thread (past a short bounded spin), `force_send` returns
-    /// `Full`, as `try_send` does, rather than evict items that would not free that slot;
-    /// if it has already evicted one, it waits for that read to finish instead (with
-    /// `std`; without it, it returns `Full` and the evicted item is dropped).
+    /// Nothing was evicted when it fails, and `value` comes back:
+    /// [`TrySendError::Closed`] if the channel is closed, and [`TrySendError::Full`] when
+    /// the oldest slot cannot be swapped right now: it is reserved by a [`Permit`] that is
+    /// still held (a permit keeps its place in line), or it is being written or read by
+    /// another thread (after the same short bounded spin as `try_send`).
     ///
     /// ```
     /// let (tx, rx) = sluicebox::bounded(2);

@@ -31,7 +31,10 @@
 //!    *carrier*: when it completes (or is dropped), it asks the caller's `more` predicate
 //!    whether anything is left, and if so wakes the next waiter with a *baton*
 //!    (`State::Baton`). A waiter woken by a baton is a carrier too, so the chain runs
-//!    until nothing is left, however many notifications were swallowed. A carrier
+//!    until nothing is left, however many notifications were swallowed. For receivers,
+//!    "something left" includes the end of a closed channel: receivers that parked
+//!    again behind a held permit after `close()` woke them must each return `None`
+//!    once the permit is used, and the permit's publish wakes only one. A carrier
 //!    dropped with a notification pending hands it on as a baton. A waiter that only
 //!    ever saw "nothing there" never passes one on, so a plain wakeup is still one wake
 //!    per item (PITFALLS `herd`).
