@@ -28,7 +28,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc as StdArc;
 
 /// Three-actor scenarios the CI tier always runs at bound 2: each has shown a bug.
-const PINNED: &[&str] = &["chan:c1:held-send:recv+recv+close_rx"];
+const PINNED: &[&str] = &[
+    "chan:c1:held-send:recv+recv+close_rx",
+    "chan:c1:held-send:recv+recv+close_tx",
+    "chan:c1:held-drop:recv+recv+close_rx",
+    "chan:c1:held-send:recv_many+recv_many+close_rx",
+    "chan:c1:empty:send+force_send+close_rx",
+];
 
 /// The seed of the CI tier's sample of three-actor scenarios.
 const SEED: u64 = 0x5eed_0f_5a_1c_e_b0c;
@@ -90,7 +96,7 @@ fn explore_chan() {
         by_size,
         chan::Scenario::name,
         |s: &chan::Scenario| s.execute(),
-        200,
+        300,
     );
     explore("chan", tier, plan, everything);
 }

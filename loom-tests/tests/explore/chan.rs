@@ -127,6 +127,10 @@ pub enum Start {
     /// (`HeldSend`) or drops it (`HeldDrop`), then waits for quiescence again.
     HeldSend,
     HeldDrop,
+    /// Capacity 2 only: an item at the head, then a held permit (so the channel is full
+    /// and its second-oldest slot is reserved); the main thread sends through the permit
+    /// at the first quiescence unless an actor takes it.
+    ItemThenHeld,
     /// As `HeldSend` / `HeldDrop`, on a leaked `StaticChannel` that has no receiver yet
     /// (one is made at teardown to drain it). Only sender-side operations.
     StaticHeldSend,
@@ -134,11 +138,12 @@ pub enum Start {
 }
 
 impl Start {
-    pub const ALL: [Start; 6] = [
+    pub const ALL: [Start; 7] = [
         Start::Empty,
         Start::Full,
         Start::HeldSend,
         Start::HeldDrop,
+        Start::ItemThenHeld,
         Start::StaticHeldSend,
         Start::StaticHeldDrop,
     ];
@@ -149,6 +154,7 @@ impl Start {
             Start::Full => "full",
             Start::HeldSend => "held-send",
             Start::HeldDrop => "held-drop",
+            Start::ItemThenHeld => "item-then-held",
             Start::StaticHeldSend => "static-norx-held-send",
             Start::StaticHeldDrop => "static-norx-held-drop",
         }
@@ -164,7 +170,10 @@ impl Start {
 
     /// Whether the main thread sends through the held permit (else drops it).
     fn main_sends(self) -> bool {
-        matches!(self, Start::HeldSend | Start::StaticHeldSend)
+        matches!(
+            self,
+            Start::HeldSend | Start::ItemThenHeld | Start::StaticHeldSend
+        )
     }
 
     fn prefill(self, cap: usize) -> usize {
@@ -198,6 +207,9 @@ impl Scenario {
         }
         // With the permit taken by an actor, `-send` and `-drop` are the same state.
         if permits == 1 && !self.start.main_sends() {
+            return false;
+        }
+        if self.start == Start::ItemThenHeld && self.cap < 2 {
             return false;
         }
         !(self.start.is_static() && self.ops.iter().any(|o| o.receives()))
@@ -238,12 +250,18 @@ impl Scenario {
         let monitor = tx.monitor();
         let weak = tx.downgrade();
 
+        let fill = |ids: std::ops::Range<usize>| {
+            for id in ids {
+                tx.try_send(ledger.item(id))
+                    .expect("the start state fits the capacity");
+                book.accepted(id);
+            }
+        };
+        // The held permit's place in line: at the head, or behind one item.
+        let ahead = usize::from(self.start == Start::ItemThenHeld);
+        fill(0..ahead);
         let mut held = self.start.held().then(|| HeldPermit::reserve(tx.clone()));
-        for id in 0..prefill {
-            tx.try_send(ledger.item(id))
-                .expect("the start state fits the capacity");
-            book.accepted(id);
-        }
+        fill(ahead..prefill);
 
         let actors: Vec<_> = self
             .ops

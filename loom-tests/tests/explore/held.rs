@@ -27,7 +27,7 @@ impl<R: ChannelRef<Item> + 'static> HeldPermit<R> {
         let tx: &'static Sender<Item, R> = unsafe { &*holder };
         let permit = tx
             .try_reserve()
-            .expect("a start state reserves on an empty channel");
+            .expect("a start state reserves where a slot is free");
         Self {
             permit: Some(permit),
             holder,
