@@ -35,4 +35,4 @@ pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquir
 pub use stats::Stats;
 #[cfg(feature = "alloc")]
 pub use storage::Heap;
-pub use storage::{ChannelRef, StaticChannel, Storage};
+pub use storage::{ChannelRef, StaticChannel};

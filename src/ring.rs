@@ -105,7 +105,7 @@ use crossbeam_utils::CachePadded;
 pub(crate) const MAX_CAPACITY: usize = usize::MAX >> 3;
 
 /// One cell of the ring.
-pub struct Slot<T> {
+pub(crate) struct Slot<T> {
     /// Whose turn it is (see the module docs, invariant 1).
     stamp: AtomicUsize,
     /// # Safety
@@ -848,12 +848,6 @@ impl Ring {
                 ) => return,
             }
         }
-    }
-
-    /// Drops every item still in the ring. For teardown, when nobody else can touch it;
-    /// panic-safe as [`drain`](Self::drain).
-    pub(crate) fn drop_all<T>(&mut self, slots: &[Slot<T>]) {
-        self.drain(slots, false);
     }
 }
 

@@ -1,39 +1,26 @@
 //! Where a channel's slots live, and how handles reach the channel.
 //!
-//! The ring and the channel state are written once, over `&[Slot<T>]`. A storage only
-//! says where that slice is: an inline array (`StaticChannel<T, N>`, usable in a `static`)
-//! or a heap box (`bounded`, feature `alloc`). Handles are generic over a
-//! [`ChannelRef`]: a `&StaticChannel` or a reference-counted heap channel. No reference
-//! counting is needed for a static channel: its handles borrow it.
+//! The ring and the channel state are written once: a [`Core`] (no item type, no
+//! storage) and a slice of slots, seen together as a storage-erased `Chan<'a, T>`. A
+//! storage only says where the two live: inline (`StaticChannel<T, N>`, usable in a
+//! `static`) or on the heap (`bounded`, feature `alloc`). Handles are generic over a
+//! [`ChannelRef`]: a `&StaticChannel` or a reference-counted heap channel (no reference
+//! counting for a static channel: its handles borrow it). Futures, permits and streams
+//! hold a `Chan<'a, T>`, so they name only `'a` and `T`.
 
-use crate::chan::Chan;
+use crate::chan::{Chan, Core};
 use crate::ring::{Ring, Slot};
 
 mod sealed {
     pub trait Sealed {}
 }
 
-/// Where a channel's slots live. Sealed: implemented for inline arrays and heap boxes.
-pub trait Storage<T>: sealed::Sealed {
-    #[doc(hidden)]
-    fn slots(&self) -> &[Slot<T>];
-}
-
-impl<T, const N: usize> sealed::Sealed for [Slot<T>; N] {}
-impl<T, const N: usize> Storage<T> for [Slot<T>; N] {
-    #[inline]
-    fn slots(&self) -> &[Slot<T>] {
-        self
-    }
-}
-
 /// How a handle reaches its channel. Sealed: implemented for `&StaticChannel<T, N>` and for
 /// [`Heap<T>`] (the heap channel made by [`bounded`](crate::bounded)).
 pub trait ChannelRef<T>: Clone + sealed::Sealed {
     #[doc(hidden)]
-    type Storage: Storage<T>;
-    #[doc(hidden)]
-    fn chan(&self) -> &Chan<T, Self::Storage>;
+    #[allow(private_interfaces)]
+    fn chan(&self) -> Chan<'_, T>;
 }
 
 /// A channel with `N` slots stored inline: no heap, `const`-constructible, usable in a
@@ -55,7 +42,21 @@ pub trait ChannelRef<T>: Clone + sealed::Sealed {
 /// static EMPTY: sluicebox::StaticChannel<u8, 0> = sluicebox::StaticChannel::new();
 /// ```
 pub struct StaticChannel<T, const N: usize> {
-    pub(crate) chan: Chan<T, [Slot<T>; N]>,
+    core: Core,
+    slots: [Slot<T>; N],
+}
+
+// SAFETY: as for `Chan` (see `chan/core.rs`): items move between threads (`T: Send`) and
+// are never shared; the slots are reached only through the ring's protocol.
+unsafe impl<T: Send, const N: usize> Send for StaticChannel<T, N> {}
+// SAFETY: as above. This is what lets a `StaticChannel` live in a `static`.
+unsafe impl<T: Send, const N: usize> Sync for StaticChannel<T, N> {}
+
+impl<T, const N: usize> Drop for StaticChannel<T, N> {
+    fn drop(&mut self) {
+        // Exclusive access: drop every item still queued, each exactly once.
+        self.view().drop_items();
+    }
 }
 
 impl<T, const N: usize> StaticChannel<T, N> {
@@ -84,9 +85,9 @@ impl<T, const N: usize> StaticChannel<T, N> {
         pub const fn starting_at_lap(start_lap: usize) -> Self {
             #[allow(clippy::let_unit_value)]
             let () = Self::VALID;
-            let slots = static_slots::<T, N>(start_lap);
             Self {
-                chan: Chan::with_slots(slots, N, start_lap),
+                core: Core::new(N, start_lap),
+                slots: static_slots::<T, N>(start_lap),
             }
         }
     }
@@ -117,6 +118,13 @@ crate::loom::const_fn! {
     }
 }
 
+impl<T, const N: usize> StaticChannel<T, N> {
+    #[inline]
+    pub(crate) fn view(&self) -> Chan<'_, T> {
+        Chan::new(&self.core, &self.slots)
+    }
+}
+
 impl<T, const N: usize> Default for StaticChannel<T, N> {
     fn default() -> Self {
         Self::new()
@@ -126,19 +134,19 @@ impl<T, const N: usize> Default for StaticChannel<T, N> {
 impl<T, const N: usize> core::fmt::Debug for StaticChannel<T, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("StaticChannel")
-            .field("len", &self.chan.len())
+            .field("len", &self.view().len())
             .field("capacity", &N)
-            .field("closed", &self.chan.is_closed())
+            .field("closed", &self.view().is_closed())
             .finish()
     }
 }
 
 impl<T, const N: usize> sealed::Sealed for &StaticChannel<T, N> {}
 impl<T, const N: usize> ChannelRef<T> for &StaticChannel<T, N> {
-    type Storage = [Slot<T>; N];
     #[inline]
-    fn chan(&self) -> &Chan<T, [Slot<T>; N]> {
-        &self.chan
+    #[allow(private_interfaces)]
+    fn chan(&self) -> Chan<'_, T> {
+        self.view()
     }
 }
 
@@ -148,17 +156,27 @@ mod heap {
     use crate::loom::Arc;
     use alloc::boxed::Box;
 
-    impl<T> sealed::Sealed for Box<[Slot<T>]> {}
-    impl<T> Storage<T> for Box<[Slot<T>]> {
-        #[inline]
-        fn slots(&self) -> &[Slot<T>] {
-            self
+    /// A heap channel's state and slots, behind the `Arc` its handles share.
+    pub(crate) struct HeapChan<T> {
+        core: Core,
+        slots: Box<[Slot<T>]>,
+    }
+
+    // SAFETY: as for `StaticChannel`.
+    unsafe impl<T: Send> Send for HeapChan<T> {}
+    // SAFETY: as for `StaticChannel`.
+    unsafe impl<T: Send> Sync for HeapChan<T> {}
+
+    impl<T> Drop for HeapChan<T> {
+        fn drop(&mut self) {
+            // The last handle is gone: drop every item still queued, each exactly once.
+            Chan::new(&self.core, &self.slots).drop_items();
         }
     }
 
     /// A reference to a heap channel made by [`bounded`](crate::bounded): what its handles
     /// hold. Cloning it is an `Arc` clone.
-    pub struct Heap<T>(pub(crate) Arc<Chan<T, Box<[Slot<T>]>>>);
+    pub struct Heap<T>(pub(crate) Arc<HeapChan<T>>);
 
     impl<T> Clone for Heap<T> {
         fn clone(&self) -> Self {
@@ -168,16 +186,16 @@ mod heap {
 
     impl<T> core::fmt::Debug for Heap<T> {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            f.debug_tuple("Heap").field(&self.0).finish()
+            f.debug_tuple("Heap").field(&self.chan()).finish()
         }
     }
 
     impl<T> sealed::Sealed for Heap<T> {}
     impl<T> ChannelRef<T> for Heap<T> {
-        type Storage = Box<[Slot<T>]>;
         #[inline]
-        fn chan(&self) -> &Chan<T, Box<[Slot<T>]>> {
-            &self.0
+        #[allow(private_interfaces)]
+        fn chan(&self) -> Chan<'_, T> {
+            Chan::new(&self.0.core, &self.0.slots)
         }
     }
 
@@ -209,7 +227,10 @@ mod heap {
                 (0..capacity).map(|i| Slot::new(Ring::initial_stamp(capacity, start_lap, i))),
             );
             let slots: Box<[Slot<T>]> = slots.into_boxed_slice();
-            Self(Arc::new(Chan::with_slots(slots, capacity, start_lap)))
+            Self(Arc::new(HeapChan {
+                core: Core::new(capacity, start_lap),
+                slots,
+            }))
         }
     }
 }

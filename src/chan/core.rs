@@ -33,9 +33,7 @@ use super::error::{TryRecvError, TrySendError};
 use crate::loom::{fence, AtomicUsize, Backoff, Ordering};
 use crate::ring::{Claim, End, Oldest, PopError, PushError, Ring, Slot};
 use crate::stats::Stats;
-use crate::storage::Storage;
 use crate::wait::{Beacon, WaitList, WakeTarget};
-use core::marker::PhantomData;
 
 /// Whether waiters wait out a slot claimed by an immediate push or pop, and immediate
 /// publishers wake by the wait flag alone (see "Waiting out a slot in flight" above).
@@ -50,12 +48,13 @@ pub(crate) const WAIT_OUT_IN_FLIGHT: bool = cfg!(all(feature = "std", not(sluice
 /// receiver until its first is made, and queues for it meanwhile.
 const GONE: usize = 1 << (usize::BITS - 1);
 
-/// The state every handle of one channel shares: the ring, its slots, the handle counts,
-/// the slow-path counters and the two wait lists.
+/// The state every handle of one channel shares, apart from its slots: the ring's
+/// positions, the handle counts, the slow-path counters and the three wait lists. It
+/// names no item type, so one `Core` serves every `T` and every storage.
 ///
 /// Closing is the `mark` bit in the ring's tail, so "closed" and "no more pushes" are one
 /// atomic fact. Items still queued when the channel closes stay receivable.
-pub struct Chan<T, S: Storage<T>> {
+pub(crate) struct Core {
     ring: Ring,
     /// Live `Sender`s. The channel closes when this drops to zero.
     senders: AtomicUsize,
@@ -72,20 +71,11 @@ pub struct Chan<T, S: Storage<T>> {
     pub(crate) recv_waiters: WaitList,
     /// `closed()` futures: woken only by close, so they never swallow a slot wakeup.
     pub(crate) close_waiters: WaitList,
-    slots: S,
-    _items: PhantomData<T>,
 }
 
-// SAFETY: the channel moves `T`s between threads (so `T: Send`), never shares a `&T`
-// (so no `T: Sync`). All shared state is atomics, the lock-guarded wait lists, and slots
-// whose values are accessed only by the thread that claimed them (ring invariant 3).
-unsafe impl<T: Send, S: Storage<T>> Send for Chan<T, S> {}
-// SAFETY: as above.
-unsafe impl<T: Send, S: Storage<T>> Sync for Chan<T, S> {}
-
-impl<T, S: Storage<T>> core::fmt::Debug for Chan<T, S> {
+impl core::fmt::Debug for Core {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Chan")
+        f.debug_struct("Core")
             .field("ring", &self.ring)
             .field("senders", &self.senders)
             .field("receivers", &self.receivers)
@@ -93,10 +83,10 @@ impl<T, S: Storage<T>> core::fmt::Debug for Chan<T, S> {
     }
 }
 
-impl<T, S: Storage<T>> Chan<T, S> {
+impl Core {
     crate::loom::const_fn! {
-        /// A channel over `slots`, made for a ring of `capacity` starting at `start_lap`.
-        pub(crate) const fn with_slots(slots: S, capacity: usize, start_lap: usize) -> Self {
+        /// The state of a channel of `capacity` slots whose ring starts at `start_lap`.
+        pub(crate) const fn new(capacity: usize, start_lap: usize) -> Self {
             Self {
                 ring: Ring::new(capacity, start_lap),
                 senders: AtomicUsize::new(0),
@@ -106,15 +96,67 @@ impl<T, S: Storage<T>> Chan<T, S> {
                 send_waiters: WaitList::new(),
                 recv_waiters: WaitList::new(),
                 close_waiters: WaitList::new(),
-                slots,
-                _items: PhantomData,
             }
         }
     }
+}
+
+/// A channel as its handles, futures and permits see it: the shared [`Core`] and the
+/// slots, borrowed for `'a`. Storage-erased: a `static` array and a heap box give the
+/// same `Chan<'a, T>`, so every type that holds one names only `'a` and `T`, and no
+/// trait bound relates the storage to `T` (such a bound makes futures lose `Send` for
+/// payloads with lifetimes inside `tokio::spawn`: PITFALLS `lifetime-payload`).
+pub(crate) struct Chan<'a, T> {
+    core: &'a Core,
+    slots: &'a [Slot<T>],
+}
+
+impl<T> Clone for Chan<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Chan<'_, T> {}
+
+// SAFETY: the channel moves `T`s between threads (so `T: Send`), never shares a `&T`
+// (so no `T: Sync`). All shared state is atomics, the lock-guarded wait lists, and slots
+// whose values are accessed only by the thread that claimed them (ring invariant 3).
+unsafe impl<T: Send> Send for Chan<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Chan<'_, T> {}
+
+impl<T> core::ops::Deref for Chan<'_, T> {
+    type Target = Core;
 
     #[inline]
-    fn slots(&self) -> &[Slot<T>] {
-        self.slots.slots()
+    fn deref(&self) -> &Core {
+        self.core
+    }
+}
+
+impl<T> core::fmt::Debug for Chan<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.core.fmt(f)
+    }
+}
+
+impl<'a, T> Chan<'a, T> {
+    /// A view of `core` over `slots`, which must be the slots it was made for.
+    #[inline]
+    pub(crate) fn new(core: &'a Core, slots: &'a [Slot<T>]) -> Self {
+        debug_assert_eq!(slots.len(), core.ring.capacity());
+        Self { core, slots }
+    }
+
+    #[inline]
+    fn slots(&self) -> &'a [Slot<T>] {
+        self.slots
+    }
+
+    /// Whether `self` and `other` are views of one channel.
+    pub(crate) fn same(&self, other: &Self) -> bool {
+        core::ptr::eq(self.core, other.core)
     }
 
     /// Pushes and wakes one receiver. Does not count rejections. Always inlined: with the
@@ -472,6 +514,11 @@ impl<T, S: Storage<T>> Chan<T, S> {
         }
     }
 
+    /// Drops every item still queued. For the owner's `Drop`, when no handle is left.
+    pub(crate) fn drop_items(&self) {
+        self.ring.drain(self.slots(), false);
+    }
+
     /// A snapshot of the channel's state.
     pub(crate) fn stats(&self) -> Stats {
         let pos = self.ring.positions();
@@ -502,12 +549,5 @@ impl Beacon for WaitFlag<'_> {
         if WAIT_OUT_IN_FLIGHT {
             self.0.raise_waiting(self.1);
         }
-    }
-}
-
-impl<T, S: Storage<T>> Drop for Chan<T, S> {
-    fn drop(&mut self) {
-        // Exclusive access: drop every item still queued, each exactly once.
-        self.ring.drop_all(self.slots.slots());
     }
 }

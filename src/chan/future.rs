@@ -14,7 +14,6 @@
 use super::error::SendError;
 use super::Chan;
 use crate::ring::{Claim, PopError, PushError};
-use crate::storage::Storage;
 #[cfg(feature = "std")]
 use crate::wait::{Beacon, State, WaitList};
 use crate::wait::{Blocked, Waiter, WakeRef};
@@ -41,14 +40,14 @@ macro_rules! pinned_waiter {
 
 /// Future of [`Sender::send`](crate::Sender::send).
 #[must_use = "futures do nothing unless polled"]
-pub struct SendFuture<'a, T, S: Storage<T>> {
-    chan: &'a Chan<T, S>,
+pub struct SendFuture<'a, T> {
+    chan: Chan<'a, T>,
     value: Option<T>,
     waiter: Waiter,
 }
 
-impl<'a, T, S: Storage<T>> SendFuture<'a, T, S> {
-    pub(crate) fn new(chan: &'a Chan<T, S>, value: T) -> Self {
+impl<'a, T> SendFuture<'a, T> {
+    pub(crate) fn new(chan: Chan<'a, T>, value: T) -> Self {
         Self {
             chan,
             value: Some(value),
@@ -58,8 +57,8 @@ impl<'a, T, S: Storage<T>> SendFuture<'a, T, S> {
 }
 
 /// The `send` operation, shared by the future and `send_blocking`.
-pub(crate) fn send_op<T, S: Storage<T>>(
-    chan: &Chan<T, S>,
+pub(crate) fn send_op<T>(
+    chan: Chan<'_, T>,
     slot: &mut Option<T>,
 ) -> Result<Result<(), SendError<T>>, Blocked> {
     let value = slot
@@ -79,7 +78,7 @@ pub(crate) fn send_op<T, S: Storage<T>>(
     }
 }
 
-impl<T, S: Storage<T>> Future for SendFuture<'_, T, S> {
+impl<T> Future for SendFuture<'_, T> {
     type Output = Result<(), SendError<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -116,7 +115,7 @@ impl<T, S: Storage<T>> Future for SendFuture<'_, T, S> {
     }
 }
 
-impl<T, S: Storage<T>> Drop for SendFuture<'_, T, S> {
+impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         // SAFETY: `drop` runs on the pinned future before its memory is reused; the waiter
         // is not moved.
@@ -128,13 +127,13 @@ impl<T, S: Storage<T>> Drop for SendFuture<'_, T, S> {
 
 /// Future of [`Receiver::recv`](crate::Receiver::recv).
 #[must_use = "futures do nothing unless polled"]
-pub struct RecvFuture<'a, T, S: Storage<T>> {
-    chan: &'a Chan<T, S>,
+pub struct RecvFuture<'a, T> {
+    chan: Chan<'a, T>,
     waiter: Waiter,
 }
 
-impl<'a, T, S: Storage<T>> RecvFuture<'a, T, S> {
-    pub(crate) fn new(chan: &'a Chan<T, S>) -> Self {
+impl<'a, T> RecvFuture<'a, T> {
+    pub(crate) fn new(chan: Chan<'a, T>) -> Self {
         Self {
             chan,
             waiter: Waiter::new(),
@@ -143,7 +142,7 @@ impl<'a, T, S: Storage<T>> RecvFuture<'a, T, S> {
 }
 
 /// The `recv` operation: `Ok(Some(item))`, `Ok(None)` at the end, `Err` to wait.
-pub(crate) fn recv_op<T, S: Storage<T>>(chan: &Chan<T, S>) -> Result<Option<T>, Blocked> {
+pub(crate) fn recv_op<T>(chan: Chan<'_, T>) -> Result<Option<T>, Blocked> {
     match chan.pop_waiting() {
         Ok(v) => Ok(Some(v)),
         Err(PopError::Closed) => Ok(None),
@@ -152,7 +151,7 @@ pub(crate) fn recv_op<T, S: Storage<T>>(chan: &Chan<T, S>) -> Result<Option<T>, 
     }
 }
 
-impl<T, S: Storage<T>> Future for RecvFuture<'_, T, S> {
+impl<T> Future for RecvFuture<'_, T> {
     type Output = Option<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
@@ -162,8 +161,8 @@ impl<T, S: Storage<T>> Future for RecvFuture<'_, T, S> {
 }
 
 /// One step of waiting for an item: shared by `RecvFuture` and `RecvStream::poll_recv`.
-pub(crate) fn poll_recv<T, S: Storage<T>>(
-    chan: &Chan<T, S>,
+pub(crate) fn poll_recv<T>(
+    chan: Chan<'_, T>,
     waiter: Pin<&Waiter>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
@@ -189,7 +188,7 @@ pub(crate) fn poll_recv<T, S: Storage<T>>(
     )
 }
 
-impl<T, S: Storage<T>> Drop for RecvFuture<'_, T, S> {
+impl<T> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
@@ -200,13 +199,13 @@ impl<T, S: Storage<T>> Drop for RecvFuture<'_, T, S> {
 
 /// Future of [`Sender::reserve`](crate::Sender::reserve).
 #[must_use = "futures do nothing unless polled"]
-pub struct ReserveFuture<'a, T, S: Storage<T>> {
-    chan: &'a Chan<T, S>,
+pub struct ReserveFuture<'a, T> {
+    chan: Chan<'a, T>,
     waiter: Waiter,
 }
 
-impl<'a, T, S: Storage<T>> ReserveFuture<'a, T, S> {
-    pub(crate) fn new(chan: &'a Chan<T, S>) -> Self {
+impl<'a, T> ReserveFuture<'a, T> {
+    pub(crate) fn new(chan: Chan<'a, T>) -> Self {
         Self {
             chan,
             waiter: Waiter::new(),
@@ -214,8 +213,8 @@ impl<'a, T, S: Storage<T>> ReserveFuture<'a, T, S> {
     }
 }
 
-impl<'a, T, S: Storage<T>> Future for ReserveFuture<'a, T, S> {
-    type Output = Result<Permit<'a, T, S>, SendError<()>>;
+impl<'a, T> Future for ReserveFuture<'a, T> {
+    type Output = Result<Permit<'a, T>, SendError<()>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         pinned_waiter!(self => this, waiter);
@@ -225,11 +224,11 @@ impl<'a, T, S: Storage<T>> Future for ReserveFuture<'a, T, S> {
 
 /// One step of waiting for a slot to reserve: shared by `ReserveFuture` and
 /// `PollSender::poll_reserve`.
-pub(crate) fn poll_reserve<'a, T, S: Storage<T>>(
-    chan: &'a Chan<T, S>,
+pub(crate) fn poll_reserve<'a, T>(
+    chan: Chan<'a, T>,
     waiter: Pin<&Waiter>,
     cx: &mut Context<'_>,
-) -> Poll<Result<Permit<'a, T, S>, SendError<()>>> {
+) -> Poll<Result<Permit<'a, T>, SendError<()>>> {
     chan.send_waiters.poll_op(
         waiter,
         WakeRef::Task(cx.waker()),
@@ -245,7 +244,7 @@ pub(crate) fn poll_reserve<'a, T, S: Storage<T>>(
     )
 }
 
-impl<T, S: Storage<T>> Drop for ReserveFuture<'_, T, S> {
+impl<T> Drop for ReserveFuture<'_, T> {
     fn drop(&mut self) {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
@@ -273,15 +272,15 @@ impl<T, S: Storage<T>> Drop for ReserveFuture<'_, T, S> {
 /// (items sent after it are never received). The channel's capacity is the ring's own
 /// positions, not a semaphore, which is what gives a permit its place in line.
 #[must_use = "a permit holds a slot until it is used or dropped"]
-pub struct Permit<'a, T, S: Storage<T>> {
-    chan: &'a Chan<T, S>,
+pub struct Permit<'a, T> {
+    chan: Chan<'a, T>,
     /// The claimed position; published exactly once, by `send` or `drop`.
     pos: usize,
 }
 
-impl<'a, T, S: Storage<T>> Permit<'a, T, S> {
+impl<'a, T> Permit<'a, T> {
     /// A permit for position `pos`, claimed from `chan`.
-    pub(crate) fn new(chan: &'a Chan<T, S>, pos: usize) -> Self {
+    pub(crate) fn new(chan: Chan<'a, T>, pos: usize) -> Self {
         Self { chan, pos }
     }
 
@@ -304,7 +303,7 @@ impl<'a, T, S: Storage<T>> Permit<'a, T, S> {
     }
 }
 
-impl<T, S: Storage<T>> Drop for Permit<'_, T, S> {
+impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
         // SAFETY: `pos` was claimed for this permit and not published (`send` forgets the
         // permit), so this is its one publication.
@@ -312,7 +311,7 @@ impl<T, S: Storage<T>> Drop for Permit<'_, T, S> {
     }
 }
 
-impl<T, S: Storage<T>> fmt::Debug for Permit<'_, T, S> {
+impl<T> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit").finish_non_exhaustive()
     }
@@ -320,13 +319,13 @@ impl<T, S: Storage<T>> fmt::Debug for Permit<'_, T, S> {
 
 /// Future of [`Sender::closed`](crate::Sender::closed).
 #[must_use = "futures do nothing unless polled"]
-pub struct ClosedFuture<'a, T, S: Storage<T>> {
-    chan: &'a Chan<T, S>,
+pub struct ClosedFuture<'a, T> {
+    chan: Chan<'a, T>,
     waiter: Waiter,
 }
 
-impl<'a, T, S: Storage<T>> ClosedFuture<'a, T, S> {
-    pub(crate) fn new(chan: &'a Chan<T, S>) -> Self {
+impl<'a, T> ClosedFuture<'a, T> {
+    pub(crate) fn new(chan: Chan<'a, T>) -> Self {
         Self {
             chan,
             waiter: Waiter::new(),
@@ -334,7 +333,7 @@ impl<'a, T, S: Storage<T>> ClosedFuture<'a, T, S> {
     }
 }
 
-impl<T, S: Storage<T>> Future for ClosedFuture<'_, T, S> {
+impl<T> Future for ClosedFuture<'_, T> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -351,7 +350,7 @@ impl<T, S: Storage<T>> Future for ClosedFuture<'_, T, S> {
     }
 }
 
-impl<T, S: Storage<T>> Drop for ClosedFuture<'_, T, S> {
+impl<T> Drop for ClosedFuture<'_, T> {
     fn drop(&mut self) {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
@@ -361,7 +360,7 @@ impl<T, S: Storage<T>> Drop for ClosedFuture<'_, T, S> {
 
 macro_rules! debug_future {
     ($($name:ident),*) => {$(
-        impl<T, S: Storage<T>> fmt::Debug for $name<'_, T, S> {
+        impl<T> fmt::Debug for $name<'_, T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($name)).finish_non_exhaustive()
             }

@@ -11,7 +11,7 @@ mod poll_sender;
 mod receiver;
 mod sender;
 
-pub(crate) use self::core::Chan;
+pub(crate) use self::core::{Chan, Core};
 pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
 pub use monitor::Monitor;
 pub use poll_sender::PollSender;
@@ -233,8 +233,8 @@ impl<T, const N: usize> StaticChannel<T, N> {
         Monitor::new(self)
     }
 
-    fn chan(&self) -> &Chan<T, [crate::ring::Slot<T>; N]> {
-        &self.chan
+    fn chan(&self) -> Chan<'_, T> {
+        self.view()
     }
 
     observers!();

@@ -42,7 +42,7 @@ impl<T, R: ChannelRef<T>> Monitor<T, R> {
         Self::from_counted(chan)
     }
 
-    fn chan(&self) -> &Chan<T, R::Storage> {
+    fn chan(&self) -> Chan<'_, T> {
         self.chan.chan()
     }
 
@@ -53,7 +53,7 @@ impl<T, R: ChannelRef<T>> Monitor<T, R> {
     /// assert!(tx.monitor().same_channel(&rx.monitor()));
     /// ```
     pub fn same_channel(&self, other: &Self) -> bool {
-        core::ptr::eq(self.chan(), other.chan())
+        self.chan().same(&other.chan())
     }
 
     super::readers!();

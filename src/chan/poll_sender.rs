@@ -9,7 +9,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 /// What `poll_reserve` gives when ready.
-type ReserveResult<'a, T, S> = Result<Permit<'a, T, S>, SendError<()>>;
+type ReserveResult<'a, T> = Result<Permit<'a, T>, SendError<()>>;
 
 /// A [`Sender`] with its own wait-list node, so it can wait across calls of
 /// [`poll_reserve`](PollSender::poll_reserve) — for hand-written futures, `Sink`-like
@@ -84,7 +84,7 @@ impl<T, R: ChannelRef<T>> PollSender<T, R> {
     pub fn poll_reserve<'a>(
         self: Pin<&'a mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<ReserveResult<'a, T, R::Storage>> {
+    ) -> Poll<ReserveResult<'a, T>> {
         // SAFETY: `waiter` is never moved out of the pinned `PollSender`; `tx` is not
         // structurally pinned and only read.
         let this: &'a Self = unsafe { self.get_unchecked_mut() };

@@ -28,7 +28,7 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     }
 
     #[inline]
-    fn chan(&self) -> &Chan<T, R::Storage> {
+    fn chan(&self) -> Chan<'_, T> {
         self.chan.chan()
     }
 
@@ -52,7 +52,7 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// assert_eq!(rx.recv().await, None);
     /// # });
     /// ```
-    pub fn recv(&self) -> RecvFuture<'_, T, R::Storage> {
+    pub fn recv(&self) -> RecvFuture<'_, T> {
         RecvFuture::new(self.chan())
     }
 
@@ -274,7 +274,7 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// assert!(rx.same_channel(&rx.clone()));
     /// ```
     pub fn same_channel(&self, other: &Self) -> bool {
-        core::ptr::eq(self.chan(), other.chan())
+        self.chan().same(&other.chan())
     }
 
     /// A read-only [`Monitor`](crate::Monitor) of this channel, for a dashboard or a

@@ -36,7 +36,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     }
 
     #[inline]
-    fn chan(&self) -> &Chan<T, R::Storage> {
+    fn chan(&self) -> Chan<'_, T> {
         self.chan.chan()
     }
 
@@ -86,7 +86,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// assert_eq!(tx.send(2).await.unwrap_err().into_inner(), 2);
     /// # });
     /// ```
-    pub fn send(&self, value: T) -> SendFuture<'_, T, R::Storage> {
+    pub fn send(&self, value: T) -> SendFuture<'_, T> {
         SendFuture::new(self.chan(), value)
     }
 
@@ -142,7 +142,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// assert_eq!(rx.recv().await, Some("reserved"));
     /// # });
     /// ```
-    pub fn reserve(&self) -> ReserveFuture<'_, T, R::Storage> {
+    pub fn reserve(&self) -> ReserveFuture<'_, T> {
         ReserveFuture::new(self.chan())
     }
 
@@ -158,7 +158,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// assert!(tx.try_reserve().unwrap_err().is_full());
     /// drop(permit); // gives the slot back
     /// ```
-    pub fn try_reserve(&self) -> Result<Permit<'_, T, R::Storage>, TrySendError<()>> {
+    pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
         match self.chan().claim() {
             Ok(pos) => Ok(Permit::new(self.chan(), pos)),
             Err(Claim::Full | Claim::InFlight) => Err(TrySendError::Full(())),
@@ -180,7 +180,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// assert!(tx.is_closed());
     /// # });
     /// ```
-    pub fn closed(&self) -> ClosedFuture<'_, T, R::Storage> {
+    pub fn closed(&self) -> ClosedFuture<'_, T> {
         ClosedFuture::new(self.chan())
     }
 
@@ -236,7 +236,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// assert!(!a.same_channel(&b));
     /// ```
     pub fn same_channel(&self, other: &Self) -> bool {
-        core::ptr::eq(self.chan(), other.chan())
+        self.chan().same(&other.chan())
     }
 
     /// A read-only [`Monitor`](crate::Monitor) of this channel, for a dashboard or a

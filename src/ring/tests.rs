@@ -34,7 +34,7 @@ impl<T> Fixture<T> {
 
 impl<T> Drop for Fixture<T> {
     fn drop(&mut self) {
-        self.ring.drop_all(&self.slots);
+        self.ring.drain(&self.slots, false);
     }
 }
 
