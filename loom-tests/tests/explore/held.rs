@@ -9,7 +9,7 @@ use crate::common::Item;
 use sluicebox::{ChannelRef, Permit, Sender};
 
 pub struct HeldPermit<R: ChannelRef<Item> + 'static> {
-    permit: Option<Permit<'static, Item, R::Storage>>,
+    permit: Option<Permit<'static, Item>>,
     /// Owned (from `Box::into_raw`); freed in `drop`, after `permit`.
     holder: *mut Sender<Item, R>,
 }
