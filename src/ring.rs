@@ -10,18 +10,20 @@
 //! `lap | wait | mark | index`:
 //!
 //! ```text
-//!   high bits                               low bits
-//!   [ lap ......... ][ wait ][ mark ][ index ]
-//!                             ^ mark_bit = (cap + 1).next_power_of_two()
-//!                     ^ wait_bit = 2 * mark_bit
-//!   one_lap = 4 * mark_bit
+//!   high bits                                       low bits
+//!   [ lap ......... ][ swap ][ wait ][ mark ][ index ]
+//!                                     ^ mark_bit = (cap + 1).next_power_of_two()
+//!                             ^ wait_bit = 2 * mark_bit
+//!                     ^ swap_bit = 4 * mark_bit
+//!   one_lap = 8 * mark_bit
 //! ```
 //!
 //! `index` runs `0..cap`; after the last index the position jumps to index 0 of the next
 //! lap. Laps wrap around `usize` with `wrapping_add`, and every comparison below is an
 //! equality or a `wrapping_add`, so wrapping (a few seconds away on a 32-bit MCU) is
 //! harmless. The `mark` bit is only ever set in `tail`: it means *closed*, and a push can
-//! only claim a position by CAS on `tail`, so no push can slip in after the close.
+//! only claim a position by CAS on `tail`, so no push can slip in after the close. The
+//! `swap` bit, also only in `tail`, says a drop-oldest swap is in progress (invariant 6).
 //!
 //! The `wait` bit is a flag, not part of the position: in `tail` it says *receivers may
 //! be waiting*, in `head` *senders may be waiting*. Waiters raise it (`raise_waiting`),
@@ -60,21 +62,19 @@
 //!    given back at the front of the line frees its slot at once; one behind queued
 //!    items frees its slot when the receivers reach it (it still counts in `len`).
 //! 6. **Drop-oldest is one step** ([`Ring::swap_oldest`]). On a full ring the oldest
-//!    position `tail - one_lap` maps to the very slot `tail` does. A swap claims the pop
-//!    of that position by CAS on `head` (only if `head` is there and the slot holds a
-//!    published item) and then owns the slot: its stamp still says "last lap's item", so
-//!    no push can claim `tail` and no other pop can take the item. It moves the item out,
-//!    writes the new one, moves `tail` on (carrying over the wait flag and a close mark
-//!    that may have landed meanwhile: the swap took effect at its head CAS, before that
-//!    close), and publishes the stamp. Between its head CAS and its tail move, a pop
-//!    that reaches `tail` sees `tail == head`. That must not read as *closed and empty*:
-//!    the swap counts itself in `swapping` (SeqCst increment before its head CAS,
-//!    decrement after its tail move), and a pop that sees closed-and-empty checks that
-//!    count and re-reads `tail` (`no_swap_behind`). A pop that reached `tail` read a
-//!    `head` at or after the swap's CAS, before its SeqCst fence, so the count load
-//!    after that fence sees the increment — unless it sees the decrement, and then the
-//!    re-read sees `tail` moved. Such a pop treats the slot as in flight. Nothing else
-//!    reads the count, so the hot path pays nothing.
+//!    position `tail - one_lap` maps to the very slot `tail` does. A swap first sets the
+//!    `swap` bit in `tail`, by CAS from the word it checked (open, no swap in progress,
+//!    the slot holding the oldest item, `head` at it): from then on no push can claim
+//!    (their CAS expects a word without the bit), no other swap can start, and every pop
+//!    or `positions()` that reads `tail` sees a swap in progress — a pop that reaches
+//!    `tail` treats the slot as in flight, never as empty or closed. Then it claims the
+//!    oldest item by CAS on `head`, moves it out, writes the new one, moves `tail` on
+//!    (clearing the bit, carrying over the wait flag and a close mark that may have
+//!    landed meanwhile: the swap took effect before that close), and publishes the
+//!    stamp. If a pop took the oldest item between the check and the head CAS, the swap
+//!    clears the bit and gives up (`Oldest::Raced`); the caller retries, and without
+//!    `std` wakes whoever parked at the bit. `positions()` counts a swap whose head CAS
+//!    is done as complete, so `len` stays `cap` across it.
 //!
 //! # Orderings
 //!
@@ -92,17 +92,16 @@
 //! | close: `fetch_or(mark)` on `tail` | SeqCst | one RMW on the word every push must CAS: a push either claimed before it or sees the mark; SeqCst keeps close in the total order the wait lists' fences rely on |
 //! | `len()` reads of `tail`, `head`, `tail` | SeqCst | a stable pair (tail unchanged around the head read) gives `head <= tail`, so `len` is always in `0..=cap` |
 //! | `head` load in the full check | Relaxed | after the SeqCst fence; compared only for equality with `tail - one_lap` |
-//! | `swapping` increment / decrement | SeqCst | before the swap's head CAS / after its tail move, in the total order the closed-and-empty check reads (invariant 6) |
-//! | `swapping` load, `tail` re-read in `no_swap_behind` | SeqCst | after the pop's fence: sees a swap whose head CAS the pop saw, or that swap's tail move (invariant 6) |
-//! | swap: `tail` load, head CAS, tail CAS | SeqCst | as a claim: the close mark and the receiver-wait flag are read in the total order |
+//! | swap: `tail` load, `swap` bit CAS, head CAS, tail CAS | SeqCst | as a claim: the close mark and the receiver-wait flag are read in the total order, and a pop's SeqCst `tail` read after its fence sees a swap whose head CAS it saw (invariant 6) |
+//! | swap given up: `fetch_and(!swap)` | SeqCst | as `lower_waiting` |
 
 use crate::loom::{fence, AtomicUsize, Backoff, Ordering, UnsafeCell};
 use core::mem::MaybeUninit;
 use crossbeam_utils::CachePadded;
 
 /// The largest capacity a channel can have: the position word needs a mark bit, a wait
-/// bit and at least one lap bit above the index.
-pub(crate) const MAX_CAPACITY: usize = usize::MAX >> 3;
+/// bit, a swap bit and at least one lap bit above the index.
+pub(crate) const MAX_CAPACITY: usize = usize::MAX >> 4;
 
 /// One cell of the ring.
 pub(crate) struct Slot<T> {
@@ -188,8 +187,10 @@ pub(crate) enum Oldest {
     Hole,
     /// The oldest slot is reserved by a held permit.
     Reserved,
-    /// The oldest slot is being written by a push.
+    /// The oldest slot is being written by a push, or another swap is in progress.
     InFlight,
+    /// A pop took the oldest item while we set up the swap; nothing changed.
+    Raced,
     /// The ring is closed.
     Closed,
 }
@@ -210,12 +211,10 @@ pub(crate) struct Ring {
     head: CachePadded<AtomicUsize>,
     /// Next position to push, with the close mark.
     tail: CachePadded<AtomicUsize>,
-    /// Drop-oldest swaps in flight ([`swap_oldest`](Ring::swap_oldest), invariant 6).
-    /// Read only when a pop finds the ring closed and empty.
-    swapping: CachePadded<AtomicUsize>,
     cap: usize,
     mark_bit: usize,
     wait_bit: usize,
+    swap_bit: usize,
     one_lap: usize,
     /// The position the ring started at (lap `start_lap`, index 0); totals count from it.
     origin: usize,
@@ -252,18 +251,18 @@ impl Ring {
             assert!(cap > 0, "sluicebox: channel capacity must be at least 1");
             assert!(
                 cap <= MAX_CAPACITY,
-                "sluicebox: channel capacity is larger than the maximum (usize::MAX / 8)"
+                "sluicebox: channel capacity is larger than the maximum (usize::MAX / 16)"
             );
             let mark_bit = (cap + 1).next_power_of_two();
-            let one_lap = mark_bit * 4;
+            let one_lap = mark_bit * 8;
             let origin = start_lap.wrapping_mul(one_lap);
             Self {
                 head: CachePadded::new(AtomicUsize::new(origin)),
                 tail: CachePadded::new(AtomicUsize::new(origin)),
-                swapping: CachePadded::new(AtomicUsize::new(0)),
                 cap,
                 mark_bit,
                 wait_bit: mark_bit * 2,
+                swap_bit: mark_bit * 4,
                 one_lap,
                 origin,
             }
@@ -272,7 +271,7 @@ impl Ring {
 
     /// The stamp slot `index` must start with in a ring made by `new(cap, start_lap)`.
     pub(crate) const fn initial_stamp(cap: usize, start_lap: usize, index: usize) -> usize {
-        let one_lap = (cap + 1).next_power_of_two() * 4;
+        let one_lap = (cap + 1).next_power_of_two() * 8;
         start_lap.wrapping_mul(one_lap).wrapping_add(index)
     }
 
@@ -362,6 +361,17 @@ impl Ring {
         loop {
             if raw & self.mark_bit != 0 {
                 return Err(Claim::Closed);
+            }
+            if raw & self.swap_bit != 0 {
+                // A drop-oldest swap owns the tail slot (invariant 6): in flight.
+                if backoff.is_completed() {
+                    return Err(Claim::InFlight);
+                }
+                backoff.snooze();
+                read = None;
+                // Relaxed: a fresh guess, as above.
+                raw = self.tail.load(Ordering::Relaxed);
+                continue;
             }
             let tail = raw & !self.wait_bit;
             let slot = &slots[tail & (self.mark_bit - 1)];
@@ -576,15 +586,14 @@ impl Ring {
                 fence(Ordering::SeqCst);
                 // SeqCst: the close mark and the claim must be read in the total order.
                 let tail = self.tail.load(Ordering::SeqCst);
+                // With the swap bit up the position differs, so a drop-oldest swap that
+                // is placing its item at `head` reads as in flight (invariant 6).
                 if tail & !(self.mark_bit | self.wait_bit) == head {
-                    if tail & self.mark_bit == 0 {
-                        return Err(PopError::Empty);
-                    }
-                    if self.no_swap_behind(tail) {
-                        return Err(PopError::Closed);
-                    }
-                    // A drop-oldest swap is placing its item at `head` (invariant 6): in
-                    // flight, like a push between claim and publish.
+                    return Err(if tail & self.mark_bit != 0 {
+                        PopError::Closed
+                    } else {
+                        PopError::Empty
+                    });
                 }
                 if backoff.is_completed() {
                     return Err(PopError::InFlight);
@@ -599,18 +608,6 @@ impl Ring {
                 raw = self.head.load(Ordering::Relaxed);
             }
         }
-    }
-
-    /// Called by a pop that found the ring closed and empty (`tail`, read after a SeqCst
-    /// fence, equals its `head`): whether that verdict stands, i.e. no drop-oldest swap
-    /// took the slot before `head` and has yet to place its item at `head` (invariant 6).
-    #[cold]
-    fn no_swap_behind(&self, tail: usize) -> bool {
-        // SeqCst (both loads): see invariant 6 — a swap whose head CAS our pop saw is
-        // before our fence, so this load sees its increment unless its decrement, and
-        // then the re-read of `tail` sees its tail move.
-        self.swapping.load(Ordering::SeqCst) == 0
-            && self.tail.load(Ordering::SeqCst) & !self.wait_bit == tail & !self.wait_bit
     }
 
     /// Drop-oldest in one step (invariant 6): if the ring is full and its oldest slot
@@ -628,6 +625,9 @@ impl Ring {
         let raw_tail = self.tail.load(Ordering::SeqCst);
         if raw_tail & self.mark_bit != 0 {
             return Err((value, Oldest::Closed));
+        }
+        if raw_tail & self.swap_bit != 0 {
+            return Err((value, Oldest::InFlight));
         }
         let tail = raw_tail & !self.wait_bit;
         let oldest = tail.wrapping_sub(self.one_lap);
@@ -648,25 +648,38 @@ impl Ring {
         if let Some(why) = why {
             return Err((value, why));
         }
-        // Relaxed: a guess, validated by the CAS below.
+        // Relaxed: a guess, validated by the CAS on `head` below.
         let raw_head = self.head.load(Ordering::Relaxed);
         if raw_head & !self.wait_bit != oldest {
             return Err((value, Oldest::Moved));
         }
-        // SeqCst: announces the swap before its head CAS (invariant 6; `no_swap_behind`).
-        self.swapping.fetch_add(1, Ordering::SeqCst);
+        // SeqCst: announce the swap in `tail` (invariant 6). From the exact word we
+        // checked: no push, close or other swap came between.
+        if self
+            .tail
+            .compare_exchange(
+                raw_tail,
+                raw_tail | self.swap_bit,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            return Err((value, Oldest::Moved));
+        }
         let new_head = self.next(oldest) | (raw_head & self.wait_bit);
         // SeqCst on success: as for a pop. Winning it, we own the slot: its stamp still
-        // says "last lap's item", so no push can claim `tail` and no pop can take
-        // `oldest` (head has moved past it) until we store the new stamp.
+        // says "last lap's item", so no pop can take `oldest` (head has moved past it)
+        // and no push can claim `tail` (the swap bit) until we are done.
         if self
             .head
             .compare_exchange(raw_head, new_head, Ordering::SeqCst, Ordering::Relaxed)
             .is_err()
         {
-            // SeqCst: as the increment.
-            self.swapping.fetch_sub(1, Ordering::SeqCst);
-            return Err((value, Oldest::Moved));
+            // A pop took the oldest item first: give up, nothing changed.
+            // SeqCst: as `lower_waiting`.
+            self.tail.fetch_and(!self.swap_bit, Ordering::SeqCst);
+            return Err((value, Oldest::Raced));
         }
         // SAFETY: our CAS claimed the pop of `oldest`, whose stamp said the slot holds an
         // initialized item (invariant 1); the slot stays ours until we store its stamp
@@ -674,9 +687,9 @@ impl Ring {
         let old = slot.value.with_mut(|p| unsafe { (*p).assume_init_read() });
         // SAFETY: as above: the slot is ours and now holds no item.
         slot.value.with_mut(|p| unsafe { (*p).write(value) });
-        // Move `tail` past our position. Nobody else can (its stamp is not `tail`), but
-        // a close or a wait flag may have changed the word's flags: carry them over.
-        let mut raw = raw_tail;
+        // Move `tail` past our position, clearing the swap bit. Only flags can change
+        // meanwhile (a close, a waiter's flag): carry them over.
+        let mut raw = raw_tail | self.swap_bit;
         let waiting = loop {
             let new_raw = self.next(tail) | (raw & (self.wait_bit | self.mark_bit));
             // SeqCst on success: as for a claim; it reads the receiver-wait flag.
@@ -690,8 +703,6 @@ impl Ring {
         };
         // Release: publish our item to the popper's Acquire stamp load.
         slot.stamp.store(tail.wrapping_add(1), Ordering::Release);
-        // SeqCst: after the tail move (invariant 6).
-        self.swapping.fetch_sub(1, Ordering::SeqCst);
         Ok((old, waiting))
     }
 
@@ -770,13 +781,14 @@ impl Ring {
         laps.wrapping_mul(self.cap as u64).wrapping_add(index)
     }
 
-    /// A consistent read of both ends.
+    /// A consistent read of both ends. A drop-oldest swap whose head CAS is done counts
+    /// as complete (invariant 6): the ring it leaves is as full as the one it found.
     pub(crate) fn positions(&self) -> Positions {
-        let flags = self.mark_bit | self.wait_bit;
+        let flags = self.mark_bit | self.wait_bit | self.swap_bit;
         loop {
             // SeqCst (all three): see the module's ordering table.
             let tail = self.tail.load(Ordering::SeqCst);
-            let head = self.head.load(Ordering::SeqCst) & !flags;
+            let head = self.head.load(Ordering::SeqCst) & !self.wait_bit;
             let again = self.tail.load(Ordering::SeqCst);
             // A flag raised or lowered meanwhile does not move the position.
             if again & !flags != tail & !flags {
@@ -787,7 +799,7 @@ impl Ring {
             let tail = tail & !flags;
             let head_index = head & (self.mark_bit - 1);
             let tail_index = tail & (self.mark_bit - 1);
-            let len = if head_index < tail_index {
+            let mut len = if head_index < tail_index {
                 tail_index - head_index
             } else if head_index > tail_index {
                 self.cap - head_index + tail_index
@@ -796,9 +808,15 @@ impl Ring {
             } else {
                 self.cap
             };
+            let mut pushed = self.count(tail);
+            if again & self.swap_bit != 0 && head == self.next(tail.wrapping_sub(self.one_lap)) {
+                // The swap's item is as good as pushed: its head CAS took the oldest.
+                len += 1;
+                pushed = pushed.wrapping_add(1);
+            }
             return Positions {
                 len,
-                pushed: self.count(tail),
+                pushed,
                 popped: self.count(head),
                 closed,
             };

@@ -790,3 +790,31 @@ fn drain_panic_static_channel_last_receiver_drop() {
     assert!(catch_unwind(AssertUnwindSafe(|| drop(rx))).is_err());
     assert_eq!((drops.load(SeqCst), CH.len()), (3, 0));
 }
+
+/// A receive that completes as a baton carrier (it waited behind a held permit) wakes
+/// the next receiver with the item already in hand: that receiver's waker panicking must
+/// not destroy the item.
+#[test]
+fn user_code_under_lock_carrier_keeps_item_when_next_waker_panics() {
+    let ledger = Ledger::new(2);
+    let (tx, rx) = bounded::<Item>(2);
+    let permit = tx.try_reserve().unwrap();
+    tx.try_send(ledger.item(1)).unwrap();
+    let (_, good) = Count::new();
+    let bad = Waker::from(Arc::new(WakePanics));
+    let mut r1 = pin!(rx.recv());
+    let mut r2 = pin!(rx.recv());
+    assert!(poll(r1.as_mut(), &good).is_pending());
+    assert!(poll(r2.as_mut(), &bad).is_pending());
+    permit.send(ledger.item(0));
+    match catch_unwind(AssertUnwindSafe(|| poll(r1.as_mut(), &good))) {
+        Ok(Poll::Ready(Some(item))) => assert_eq!(item.claim(), 0),
+        Ok(_) => panic!("the first receiver gets the permit's item"),
+        Err(_) => panic!("the next receiver's waker panic unwound through recv"),
+    }
+    match poll(r2.as_mut(), &good) {
+        Poll::Ready(Some(item)) => assert_eq!(item.claim(), 1),
+        _ => panic!("the second receiver gets the item behind the permit"),
+    }
+    ledger.check("carrier with a panicking next waker");
+}

@@ -99,7 +99,7 @@ fn promptly<T: Send>(
 
 /// The ring's lap length for `cap` (see `ring.rs`).
 const fn one_lap(cap: usize) -> usize {
-    (cap + 1).next_power_of_two() * 4
+    (cap + 1).next_power_of_two() * 8
 }
 
 /// The start lap two laps before positions wrap past `usize::MAX`.

@@ -217,7 +217,7 @@ fn stress_heap_cap_64() {
 /// contention.
 #[test]
 fn stress_heap_cap_2_near_wrap() {
-    let one_lap = (2usize + 1).next_power_of_two() * 4;
+    let one_lap = (2usize + 1).next_power_of_two() * 8;
     heap_runs(2, usize::MAX / one_lap - 1);
 }
 

@@ -632,15 +632,15 @@ fn bounded_usize_max_panics() {
 #[test]
 #[should_panic(expected = "too large")]
 fn bounded_just_above_max_capacity_panics() {
-    // usize::MAX / 8 is the largest capacity the position word can hold.
-    let _ = sluicebox::bounded::<u8>(usize::MAX / 8 + 1);
+    // usize::MAX / 16 is the largest capacity the position word can hold.
+    let _ = sluicebox::bounded::<u8>(usize::MAX / 16 + 1);
 }
 
 #[test]
 #[should_panic(expected = "too large")]
 fn bounded_max_capacity_bytes_overflow_panics() {
     // Within the position limit, but the slots' byte size overflows usize.
-    let _ = sluicebox::bounded::<u8>(usize::MAX / 8);
+    let _ = sluicebox::bounded::<u8>(usize::MAX / 16);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use sluicebox::{bounded, bounded_starting_at_lap, StaticChannel, TryRecvError, T
 
 /// The lap that puts a ring of `cap` one lap before its position word wraps.
 fn last_lap(cap: usize) -> usize {
-    let one_lap = (cap + 1).next_power_of_two() * 4;
+    let one_lap = (cap + 1).next_power_of_two() * 8;
     usize::MAX / one_lap
 }
 
@@ -667,6 +667,200 @@ fn force_send_vs_receiver_mid_pop_cap2() {
         for &i in &unseen {
             assert_eq!(ledger.drops(i), 1, "item {i} neither seen nor dropped");
         }
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+}
+
+/// A drop-oldest swap whose head CAS loses to a receiver (which then closes), racing a
+/// receiver that receives to the end (PITFALLS `evict-then-full`). A receiver that meets
+/// the swap in progress treats it as a slot in flight; without `std` it parks there, and
+/// the swap that gives up must wake it (found by review: with a swap counter instead of
+/// the swap bit, and no wake on giving up, it slept on a closed, empty channel under
+/// `--cfg sluicebox_fenced`).
+#[test]
+fn evict_then_full_failed_swap_vs_close_receiver_returns() {
+    model(|| {
+        let ledger = Ledger::new(2);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(1);
+        tx.try_send(ledger.item(0)).unwrap();
+        let (l, g) = (ledger.clone(), gate.clone());
+        let forcer = thread::spawn(move || {
+            g.point();
+            match tx.force_send(l.item(1)) {
+                Ok(evicted) => (true, evicted.map(id), None),
+                Err(TrySendError::Full(v)) => (false, None, Some(id(v))),
+                Err(TrySendError::Closed(v)) => (false, None, Some(id(v))),
+            }
+        });
+        let (rx1, g) = (rx.clone(), gate.clone());
+        let popper = thread::spawn(move || {
+            g.point();
+            let got = rx1.try_recv().ok().map(id);
+            g.point();
+            rx1.close();
+            got
+        });
+        let (rx2, g) = (rx.clone(), gate.clone());
+        let receiver = thread::spawn(move || {
+            g.point();
+            let mut got = Vec::new();
+            while let Some(v) = loom::future::block_on(rx2.recv()) {
+                got.push(id(v));
+            }
+            got
+        });
+        let (_, evicted, refused) = forcer.join().unwrap();
+        let popped = popper.join().unwrap();
+        let got = receiver.join().unwrap();
+        let mut all: Vec<usize> = got
+            .iter()
+            .chain(&evicted)
+            .chain(&popped)
+            .chain(&refused)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            [0, 1],
+            "got {got:?} evicted {evicted:?} popped {popped:?} refused {refused:?}"
+        );
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+}
+
+/// `len()` and `stats()` of a channel that is full before and after a `force_send`
+/// (capacity 1, no receiver) read full throughout the swap (found by review: they read 0
+/// between the swap's head CAS and its tail move).
+#[test]
+fn evict_then_full_len_stays_full_during_swap() {
+    model(|| {
+        let ledger = Ledger::new(2);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(1);
+        tx.try_send(ledger.item(0)).unwrap();
+        let (l, g) = (ledger.clone(), gate.clone());
+        let forcer = thread::spawn(move || {
+            g.point();
+            tx.force_send(l.item(1)).map(|e| e.map(id)).map_err(|_| ())
+        });
+        let (rx1, g) = (rx.clone(), gate.clone());
+        let observer = thread::spawn(move || {
+            g.point();
+            let n = rx1.len();
+            let s = rx1.stats();
+            (n, s.len)
+        });
+        let r = forcer.join().unwrap();
+        let (n, slen) = observer.join().unwrap();
+        assert_eq!(r, Ok(Some(0)));
+        assert_eq!((n, slen), (1, 1), "len() of a channel that is always full");
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+}
+
+/// `try_recv` on a channel that is always full (capacity 1) while a `force_send` swaps:
+/// the item or, at the swap's slot in flight, `Empty` (the documented false-empty of a
+/// slot in flight) — never `Closed`. A `recv` after the swap gets the swapped-in item.
+#[test]
+fn evict_then_full_try_recv_during_swap_never_closed() {
+    model(|| {
+        let ledger = Ledger::new(2);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(1);
+        tx.try_send(ledger.item(0)).unwrap();
+        let (l, g) = (ledger.clone(), gate.clone());
+        let forcer = thread::spawn(move || {
+            g.point();
+            tx.force_send(l.item(1)).map(|e| e.map(id)).map_err(|_| ())
+        });
+        let (rx1, g) = (rx.clone(), gate.clone());
+        let observer = thread::spawn(move || {
+            g.point();
+            rx1.try_recv().map(id)
+        });
+        let r = forcer.join().unwrap();
+        let o = observer.join().unwrap();
+        assert!(
+            !matches!(o, Err(TryRecvError::Closed)),
+            "try_recv on an open channel: {o:?}; force_send: {r:?}"
+        );
+        let mut got: Vec<usize> = o.ok().into_iter().collect();
+        while let Ok(v) = rx.try_recv() {
+            got.push(id(v));
+        }
+        let evicted = r.unwrap();
+        let mut all: Vec<usize> = got.iter().chain(&evicted).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, [0, 1], "got {got:?}, evicted {evicted:?}");
+        drop(rx);
+        ledger.assert_all_dropped_once();
+    });
+}
+
+/// A sender that meets a swap in progress parks there without `std` (a slot in flight);
+/// a receive frees a slot meanwhile, and its wake finds nobody queued yet. The swap must
+/// wake the sender when it is done (found by review: it woke receivers only, and the
+/// sender slept beside a free slot under `--cfg sluicebox_fenced`). Capacity 2.
+#[test]
+fn evict_then_full_sender_parked_at_swap_is_woken() {
+    model(|| {
+        let cap = 2;
+        let ledger = Ledger::new(4);
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(cap);
+        for i in 0..cap {
+            tx.try_send(ledger.item(i)).unwrap();
+        }
+        let tx2 = tx.clone();
+        let (l, g) = (ledger.clone(), gate.clone());
+        let forcer = thread::spawn(move || {
+            g.point();
+            match tx.force_send(l.item(2)) {
+                Ok(evicted) => (evicted.map(id), None),
+                Err(TrySendError::Full(v) | TrySendError::Closed(v)) => (None, Some(id(v))),
+            }
+        });
+        let (rx1, g) = (rx.clone(), gate.clone());
+        let receiver = thread::spawn(move || {
+            g.point();
+            rx1.try_recv().ok().map(id)
+        });
+        let (l, g) = (ledger.clone(), gate.clone());
+        let sender = thread::spawn(move || {
+            g.point();
+            loom::future::block_on(tx2.send(l.item(3))).map_err(|e| id(e.0))
+        });
+        let (evicted, refused) = forcer.join().unwrap();
+        let popped = receiver.join().unwrap();
+        let mut got: Vec<usize> = Vec::new();
+        // If the ring is legitimately full (the sender must wait), make room: that pop
+        // wakes the sender. With a free slot, the sender must finish on its own.
+        if rx.len() == cap {
+            if let Ok(v) = rx.try_recv() {
+                got.push(id(v));
+            }
+        }
+        let sent = sender.join().unwrap();
+        while let Ok(v) = rx.try_recv() {
+            got.push(id(v));
+        }
+        let mut all: Vec<usize> = got
+            .iter()
+            .chain(&evicted)
+            .chain(&popped)
+            .chain(&refused)
+            .copied()
+            .collect();
+        if let Err(i) = sent {
+            all.push(i);
+        }
+        all.sort_unstable();
+        assert_eq!(all, [0, 1, 2, 3]);
         drop(rx);
         ledger.assert_all_dropped_once();
     });

@@ -360,9 +360,10 @@ impl<'a, T> Chan<'a, T> {
     /// insertion are one step ([`Ring::swap_oldest`]), so an item is never evicted
     /// without `value` taking its place, and the evicted item always comes back.
     ///
-    /// `Full` comes back (nothing evicted) only when the oldest slot cannot be swapped
-    /// now: reserved by a held `Permit`, or still being written or read (after the
-    /// ring's bounded backoff). It never waits.
+    /// With `std`, a slot in flight (a push or pop mid-way, another swap) is waited out,
+    /// as the waiting operations do ("Waiting out a slot in flight"): no user code runs
+    /// in that window. `Full` comes back (nothing evicted) when the oldest slot is
+    /// reserved by a held `Permit`, and without `std` also at a slot in flight.
     pub(crate) fn force_send(&self, value: T) -> Result<Option<T>, TrySendError<T>> {
         let backoff = Backoff::new();
         let mut value = value;
@@ -370,6 +371,11 @@ impl<'a, T> Chan<'a, T> {
             value = match self.push(value) {
                 Ok(()) => return Ok(None),
                 Err(PushError::Closed(v)) => return Err(TrySendError::Closed(v)),
+                Err(PushError::InFlight(v)) if WAIT_OUT_IN_FLIGHT => {
+                    value = v;
+                    backoff.snooze();
+                    continue;
+                }
                 Err(PushError::InFlight(v)) => return Err(TrySendError::Full(v)),
                 Err(PushError::Full(v)) => v,
             };
@@ -377,13 +383,16 @@ impl<'a, T> Chan<'a, T> {
                 Ok((old, waiting)) => {
                     // Relaxed: a statistic; it orders nothing.
                     self.evicted.fetch_add(1, Ordering::Relaxed);
-                    // We hold `old`: a receiver's waker that panics must not destroy it.
+                    // We hold `old`: a waker that panics must not destroy it.
                     if let Some(receiver) =
                         self.waiter_to_wake(&self.recv_waiters, End::Tail, waiting)
                     {
                         receiver.wake_contained();
                     }
                     if !WAIT_OUT_IN_FLIGHT {
+                        // Without `std`, waiters park at the swap bit like at any slot
+                        // in flight: a sender that did may have a slot free by now.
+                        self.wake_parked_at_swap(false);
                         // As in `push`: the last receiver may have left while we wrote.
                         self.drain_if_unreceivable();
                     }
@@ -393,13 +402,40 @@ impl<'a, T> Chan<'a, T> {
                     backoff.spin();
                     v
                 }
+                Err((v, Oldest::Raced)) => {
+                    if !WAIT_OUT_IN_FLIGHT {
+                        self.wake_parked_at_swap(true);
+                    }
+                    v
+                }
                 Err((v, Oldest::Hole)) => {
                     self.step_holes();
+                    v
+                }
+                Err((v, Oldest::InFlight)) if WAIT_OUT_IN_FLIGHT => {
+                    backoff.snooze();
                     v
                 }
                 Err((v, Oldest::Reserved | Oldest::InFlight)) => return Err(TrySendError::Full(v)),
                 Err((v, Oldest::Closed)) => return Err(TrySendError::Closed(v)),
             };
+        }
+    }
+
+    /// Without `std`: a swap's bit went down, and waiters may have parked at it as at a
+    /// slot in flight (wait-list invariant 3a): wake a sender (a slot may be free now)
+    /// and, if `receivers`, a receiver (an item may be left, or the end of a closed
+    /// channel). Each is the fenced check of invariant 4, so a woken one that finds
+    /// nothing passes no baton on.
+    #[cold]
+    fn wake_parked_at_swap(&self, receivers: bool) {
+        if let Some(sender) = self.send_waiters.take_one() {
+            sender.wake_contained();
+        }
+        if receivers {
+            if let Some(receiver) = self.recv_waiters.take_one() {
+                receiver.wake_contained();
+            }
         }
     }
 

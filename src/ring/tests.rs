@@ -78,7 +78,7 @@ fn fifo_over_many_laps() {
 #[test]
 fn wrap_positions_cross_usize_max() {
     for cap in [1usize, 3, 4, 5] {
-        let one_lap = (cap + 1).next_power_of_two() * 4;
+        let one_lap = (cap + 1).next_power_of_two() * 8;
         let laps_in_word = usize::MAX / one_lap + 1;
         let start_lap = laps_in_word - 2; // two laps before the wrap
         let f = Fixture::new(cap, start_lap);

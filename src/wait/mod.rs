@@ -347,9 +347,13 @@ impl WaitList {
                 }
             }
         };
-        drop(own);
+        // A completed operation's caller holds its result (an item, a permit): user code
+        // here (a waker's drop or wake) must not unwind through it.
+        if let Some(own) = own {
+            own.drop_contained();
+        }
         if let Some(target) = handed_on {
-            target.wake();
+            target.wake_contained();
         }
         owe
     }
@@ -420,7 +424,8 @@ impl WaitList {
                 self.notify_front_locked(&mut list, State::Baton)
             };
             if let Some(target) = target {
-                target.wake();
+                // As in `unregister_linked_or_notified`: the caller may hold its result.
+                target.wake_contained();
             }
         }
     }

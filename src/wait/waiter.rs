@@ -101,6 +101,17 @@ impl WakeTarget {
         self.wake();
     }
 
+    /// Drops the target (a `Waker`'s drop is user code) for a caller that holds a value
+    /// it must hand on, as [`wake_contained`](Self::wake_contained) wakes it.
+    pub(crate) fn drop_contained(self) {
+        #[cfg(feature = "std")]
+        drop(std::panic::catch_unwind(core::panic::AssertUnwindSafe(
+            || drop(self),
+        )));
+        #[cfg(not(feature = "std"))]
+        drop(self);
+    }
+
     fn same_as(&self, other: WakeRef<'_>) -> bool {
         match (self, other) {
             (WakeTarget::Task(a), WakeRef::Task(b)) => a.will_wake(b),
