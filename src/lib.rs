@@ -20,7 +20,7 @@
 //! # futures::executor::block_on(async {
 //! let (tx, rx) = sluicebox::bounded(2);
 //! tx.send(1).await.unwrap(); // waits while full: backpressure
-//! drop(tx); // the last sender closes the channel, after the items drain
+//! drop(tx); // the last sender's drop closes the channel, once drained
 //! assert_eq!(rx.recv().await, Some(1));
 //! assert_eq!(rx.recv().await, None);
 //! # });
@@ -68,14 +68,14 @@
 //! assert!(IN_FLIGHT.try_acquire().is_err()); // at most one at a time
 //! tx.try_send(7).unwrap();
 //! assert_eq!(rx.try_recv(), Ok(7));
-//! drop(permit); // gives the permit back
+//! drop(permit); // returns it
 //! ```
 //!
 //! Threads, and the numbers:
 //!
 //! ```
 //! let (tx, rx) = sluicebox::bounded(4);
-//! let monitor = tx.monitor(); // read-only: does not keep the channel open
+//! let monitor = tx.monitor(); // read-only; does not keep it open
 //! let consumer = std::thread::spawn(move || rx.recv_blocking());
 //! tx.send_blocking(5).unwrap();
 //! assert_eq!(consumer.join().unwrap(), Ok(5));
