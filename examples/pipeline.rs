@@ -10,7 +10,12 @@
 //! and a summary checks that every item ingested was stored (count and checksum).
 //!
 //! In a terminal the gauges redraw in place (ANSI cursor movement); when stdout is not a
-//! terminal (a pipe, a CI log) it prints plain snapshot lines twice a second instead.
+//! terminal (a pipe, a CI log) it prints a legend, then a plain snapshot line twice a
+//! second: per stage, `len/cap` of the queue it sends into, `wN` for the N senders waiting
+//! for room in that queue (`w1`: the stage is blocked sending; `w0`: it is not), and the
+//! items per second it handled since the previous line. The final frame, drawn when the
+//! store finishes, shows items per second averaged over the whole run, and says so.
+//! Every line fits in 80 columns.
 //!
 //! Run: `cargo run --release --example pipeline`
 
@@ -127,6 +132,107 @@ fn bar(s: &Stats) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(BAR - filled))
 }
 
+/// What the example prints when stdout is not a terminal, before the first snapshot line.
+const PLAIN_LEGEND: &str = "\
+pipeline: ingest -> validate -> process -> store, a line every 0.5 s.
+Per stage: len/cap of the queue it sends into; wN: N senders waiting for
+room in that queue (w1: the stage is blocked sending, w0: it is not);
+items/s: what it handled since the previous line. store: items/s, total.";
+
+/// The column heads of the plain snapshot lines, aligned with `Frame::plain`.
+const PLAIN_HEADS: &str = "    t store      ingest          validate        process         store";
+
+/// One frame, in both views.
+struct Frame {
+    /// Terminal lines (gauges), without the title line.
+    gauges: Vec<String>,
+    /// One plain snapshot line.
+    plain: String,
+}
+
+/// Per channel: the largest len seen, and whether it was seen full with its sender
+/// blocked during the slow phase; store throughput per phase as (items, seconds); and
+/// the phase in force since the last frame.
+#[derive(Default)]
+struct Seen {
+    phase: usize,
+    peak_len: [usize; 3],
+    backed_up: [bool; 3],
+    store_rate: [(u64, f64); 3],
+}
+
+/// Reads every channel once and formats both views. `dt` is the time since the last frame:
+/// the rates shown are over that interval, or over the whole run (`t`) when `whole_run`.
+fn frame(
+    rows: &mut [Row; 4],
+    t: Duration,
+    phase: usize,
+    dt: f64,
+    whole_run: bool,
+    seen: &mut Seen,
+) -> Frame {
+    let mut gauges = vec![
+        "  (each bar: the queue a stage sends into; BLOCKED: the stage waits for room)".to_string(),
+    ];
+    let mut plain = format!(
+        "{:>4.1}s {:<10}",
+        t.as_secs_f64(),
+        ["normal", "SLOW", "recovered"][phase]
+    );
+    for (i, row) in rows.iter_mut().enumerate() {
+        let counted = row.counted.stats();
+        let total = row.total(&counted);
+        let delta = total - row.last_total;
+        let (n, secs) = if whole_run {
+            (total, t.as_secs_f64())
+        } else {
+            (delta, dt)
+        };
+        let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        row.last_total = total;
+        match &row.out {
+            Some(out) => {
+                let s = out.stats();
+                seen.peak_len[i] = seen.peak_len[i].max(s.len);
+                if seen.phase == 1 && s.len == s.capacity && s.senders_waiting > 0 {
+                    seen.backed_up[i] = true;
+                }
+                gauges.push(format!(
+                    "  {:<8} → ▕{}▏ {:>2}/{}  {}  {:>4.0} items/s",
+                    row.name,
+                    bar(&s),
+                    s.len,
+                    s.capacity,
+                    if s.senders_waiting > 0 {
+                        "BLOCKED"
+                    } else {
+                        "       "
+                    },
+                    rate
+                ));
+                plain += &format!(
+                    " {:>2}/{} w{} {:>4.0}/s",
+                    s.len, s.capacity, s.senders_waiting, rate
+                );
+            }
+            None => {
+                seen.store_rate[seen.phase].0 += delta;
+                seen.store_rate[seen.phase].1 += dt;
+                gauges.push(format!(
+                    "  {:<8}   stored {:>5}{:>pad$}{:>4.0} items/s",
+                    row.name,
+                    total,
+                    "",
+                    rate,
+                    pad = BAR + 15
+                ));
+                plain += &format!(" {rate:>4.0}/s {total:>5}");
+            }
+        }
+    }
+    Frame { gauges, plain }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let (to_validate, validate_in) = sluicebox::bounded::<Record>(CAPACITY);
@@ -146,145 +252,124 @@ async fn main() {
         last_total: 0,
     });
 
+    let tty = std::io::stdout().is_terminal();
+    if !tty {
+        println!("{PLAIN_LEGEND}\n{PLAIN_HEADS}");
+    }
+
     let slow = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let ingest = tokio::spawn(ingest(to_validate, start));
     let validate = tokio::spawn(validate(validate_in, to_process));
     let process = tokio::spawn(process(process_in, to_store));
-    let store = tokio::spawn(store(store_in, slow.clone()));
+    let mut store = tokio::spawn(store(store_in, slow.clone()));
+    let mut stored_result = None;
 
-    let tty = std::io::stdout().is_terminal();
-    let mut frame = tokio::time::interval(FRAME);
+    // A terminal redraws 4 times a second; a log gets a line every 0.5 s. The first frame
+    // comes one period in, so every rate covers a whole period; a frame that comes late is
+    // skipped, not caught up in a burst of near-empty intervals.
+    let period = if tty { FRAME } else { FRAME * 2 };
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_frame = start;
     let mut drawn_lines = 0;
-    let mut frames = 0u32;
-    // Per channel: the largest len seen, and whether it was seen full with its sender
-    // blocked during the slow phase.
-    let mut peak_len = [0usize; 3];
-    let mut backed_up = [false; 3];
-    // Store throughput per phase: (items, seconds).
-    let mut store_rate = [(0u64, 0.0f64); 3];
-
-    while !store.is_finished() {
-        frame.tick().await;
-        let t = start.elapsed();
-        let phase = if t < SLOW_FROM {
+    let mut seen = Seen::default();
+    let phase_at = |t: Duration| {
+        if t < SLOW_FROM {
             0
         } else if t < SLOW_UNTIL {
             1
         } else {
             2
-        };
+        }
+    };
+
+    loop {
+        // The frame drawn when the store finishes is the final one. The interval since the
+        // previous frame may be a few milliseconds then, so it shows averages over the
+        // whole run instead.
+        tokio::select! {
+            _ = ticks.tick() => {}
+            r = &mut store, if stored_result.is_none() => stored_result = Some(r.unwrap()),
+        }
+        let done = stored_result.is_some();
+        let t = start.elapsed();
+        let phase = phase_at(t);
         slow.store(u64::from(phase == 1), Ordering::Relaxed);
         let dt = last_frame.elapsed().as_secs_f64();
         last_frame = Instant::now();
-
-        let mut lines = vec![
-            format!(
-                "pipeline  t={:4.1}s  store: {}",
-                t.as_secs_f64(),
-                match phase {
-                    0 => "normal, 1 ms/item",
-                    1 => "SLOW, 8 ms/item",
-                    _ => "recovered, 1 ms/item",
-                }
-            ),
-            "  (each bar: the queue a stage sends into; BLOCKED: the stage waits for room)"
-                .to_string(),
-        ];
-        let mut plain = format!(
-            "t={:4.1}s store={:<9}",
-            t.as_secs_f64(),
-            ["normal", "SLOW", "recovered"][phase]
-        );
-        for (i, row) in rows.iter_mut().enumerate() {
-            let counted = row.counted.stats();
-            let total = row.total(&counted);
-            let delta = total - row.last_total;
-            let rate = if dt > 0.05 { delta as f64 / dt } else { 0.0 };
-            row.last_total = total;
-            match &row.out {
-                Some(out) => {
-                    let s = out.stats();
-                    peak_len[i] = peak_len[i].max(s.len);
-                    if phase == 1 && s.len == s.capacity && s.senders_waiting > 0 {
-                        backed_up[i] = true;
-                    }
-                    lines.push(format!(
-                        "  {:<8} → ▕{}▏ {:>2}/{}  {}  {:>4.0} items/s",
-                        row.name,
-                        bar(&s),
-                        s.len,
-                        s.capacity,
-                        if s.senders_waiting > 0 {
-                            "BLOCKED"
-                        } else {
-                            "       "
-                        },
-                        rate
-                    ));
-                    plain += &format!(
-                        " | {} {:>2}/{} w{} {:>3.0}/s",
-                        row.name, s.len, s.capacity, s.senders_waiting, rate
-                    );
-                }
-                None => {
-                    store_rate[phase].0 += delta;
-                    store_rate[phase].1 += dt;
-                    lines.push(format!(
-                        "  {:<8}   stored {:>5}{:>pad$}{:>4.0} items/s",
-                        row.name,
-                        total,
-                        "",
-                        rate,
-                        pad = BAR + 15
-                    ));
-                    plain += &format!(" | store {rate:>3.0}/s stored {total}");
-                }
-            }
-        }
+        let f = frame(&mut rows, t, phase, dt, done, &mut seen);
+        seen.phase = phase;
 
         let mut out = std::io::stdout().lock();
         if tty {
+            let title = if done {
+                format!(
+                    "pipeline  t={:4.1}s  finished; items/s averaged over the whole run",
+                    t.as_secs_f64()
+                )
+            } else {
+                format!(
+                    "pipeline  t={:4.1}s  store: {}",
+                    t.as_secs_f64(),
+                    [
+                        "normal, 1 ms/item",
+                        "SLOW, 8 ms/item",
+                        "recovered, 1 ms/item"
+                    ][phase]
+                )
+            };
             if drawn_lines > 0 {
                 // Back to the top of the previous frame, then overwrite it line by line.
                 write!(out, "\x1b[{drawn_lines}A").unwrap();
             }
-            for line in &lines {
+            for line in std::iter::once(&title).chain(&f.gauges) {
                 writeln!(out, "\x1b[2K{line}").unwrap();
             }
-            drawn_lines = lines.len();
-        } else if frames % 2 == 0 {
-            writeln!(out, "{plain}").unwrap();
+            drawn_lines = 1 + f.gauges.len();
+        } else {
+            if done {
+                writeln!(out, "finished; items/s averaged over the whole run:").unwrap();
+            }
+            writeln!(out, "{}", f.plain).unwrap();
         }
         out.flush().unwrap();
-        frames += 1;
+        if done {
+            break;
+        }
     }
 
     let (ingested, sent_sum) = ingest.await.unwrap();
     validate.await.unwrap();
     process.await.unwrap();
-    let (stored, stored_sum) = store.await.unwrap();
-    let elapsed = start.elapsed();
+    let (stored, stored_sum) = stored_result.expect("the loop ends when the store does");
+    let elapsed = last_frame.duration_since(start).as_secs_f64();
+    let Seen {
+        peak_len,
+        backed_up,
+        store_rate,
+        ..
+    } = seen;
 
     println!();
-    println!(
-        "summary: ingested {ingested}, stored {stored}, dropped 0, checksum {stored_sum:#018x}, \
-         {:.1} s",
-        elapsed.as_secs_f64()
-    );
+    println!("summary: ingested {ingested}, stored {stored}, dropped 0, in {elapsed:.1} s");
+    println!("  checksum {stored_sum:#018x}, the same as the items ingested");
+    println!("  backed up: seen full, its sender blocked, while the store was slow");
+    println!("  queue into  peak   backed up     sent  received");
     for (i, name) in ["validate", "process", "store"].iter().enumerate() {
         let s = gauges[i].stats();
         println!(
-            "  queue into {name:<8} peak len {:>2}/{}  full with its sender blocked while \
-             the store was slow: {}  (sent {}, received {})",
-            peak_len[i], s.capacity, backed_up[i], s.sent, s.received
+            "  {name:<10} {:>2}/{}   {:<9} {:>8} {:>9}",
+            peak_len[i],
+            s.capacity,
+            if backed_up[i] { "yes" } else { "no" },
+            s.sent,
+            s.received
         );
     }
     let per_s = |(n, secs): (u64, f64)| n as f64 / secs;
     println!(
-        "  store throughput: {:.0}/s normal, {:.0}/s slow, {:.0}/s recovered \
-         (ingest target {:.0}/s)",
+        "  store items/s: {:.0} normal, {:.0} slow, {:.0} recovered (ingest target {:.0})",
         per_s(store_rate[0]),
         per_s(store_rate[1]),
         per_s(store_rate[2]),

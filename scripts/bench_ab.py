@@ -6,7 +6,7 @@ channels bench binary, alternating the implementations round by round (so a slow
 the machine hits all of them), and prints each one's median ns/message and its ratio to
 the first implementation's median.
 
-    cargo bench --no-run --bench channels
+    cargo bench -p sluicebox-benches --bench channels --no-run
     python3 scripts/bench_ab.py --spec 'blocking/spsc/64/{}/3000000/64B' \\
         --impls sluicebox,crossbeam --rounds 7
 
@@ -29,7 +29,10 @@ def newest_bin():
         if os.access(b, os.X_OK) and not b.endswith(".d")
     ]
     if not bins:
-        sys.exit("no target/release/deps/channels-* (run `cargo bench --no-run --bench channels`)")
+        sys.exit(
+            "no target/release/deps/channels-* "
+            "(run `cargo bench -p sluicebox-benches --bench channels --no-run`)"
+        )
     return max(bins, key=os.path.getmtime)
 
 

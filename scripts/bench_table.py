@@ -6,7 +6,7 @@ left (benches/channels.rs, benches/semaphore.rs) and prints one row per workload
 median time per message (ns; per acquire+release for the semaphore rows) of each
 implementation, and sluicebox's ratio to the best peer (< 1.00: sluicebox is faster).
 
-    SLUICEBOX_BENCH_QUICK=1 cargo bench --bench channels --bench semaphore
+    SLUICEBOX_BENCH_QUICK=1 cargo bench -p sluicebox-benches --bench channels --bench semaphore
     python3 scripts/bench_table.py                   # target/criterion, or $CARGO_TARGET_DIR
     python3 scripts/bench_table.py --dir /work/target-bench/criterion --max-age-min 60
 

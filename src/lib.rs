@@ -1,4 +1,100 @@
-#![doc = include_str!("../README.md")]
+//! Bounded MPMC channels and a fair async semaphore for backpressure: allocation-free,
+//! executor-agnostic, `no_std` without a heap, with a fill level readable at any time.
+//!
+//! | to | use |
+//! |---|---|
+//! | make a channel on the heap | [`bounded`]: a [`Sender`] and a [`Receiver`], both `Clone` |
+//! | make one with no heap (`static`) | [`StaticChannel::new`], [`split`](StaticChannel::split) |
+//! | wait while full | [`send`](Sender::send) |
+//! | drop the newest / oldest when full | [`try_send`](Sender::try_send), [`force_send`](Sender::force_send) |
+//! | hold room, send later | [`reserve`](Sender::reserve), then [`Permit::send`] |
+//! | receive one / a batch / until a deadline | [`recv`](Receiver::recv), [`recv_many`](Receiver::recv_many), [`recv_batch`](Receiver::recv_batch) |
+//! | receive as a `Stream` | [`into_stream`](Receiver::into_stream) |
+//! | use plain threads | `send_blocking`, `recv_blocking`, `acquire_blocking` |
+//! | cap work in flight | [`Semaphore`] |
+//! | watch a channel | [`stats`](Sender::stats), [`monitor`](Sender::monitor) |
+//!
+//! `try_` calls never wait; async calls run on any executor.
+//!
+//! ```
+//! # futures::executor::block_on(async {
+//! let (tx, rx) = sluicebox::bounded(2);
+//! tx.send(1).await.unwrap(); // waits while full: backpressure
+//! drop(tx); // the last sender's drop closes the channel, once drained
+//! assert_eq!(rx.recv().await, Some(1));
+//! assert_eq!(rx.recv().await, None);
+//! # });
+//! ```
+//!
+//! Dropping instead of waiting; a failed send hands the value back:
+//!
+//! ```
+//! use sluicebox::TrySendError;
+//! let (tx, rx) = sluicebox::bounded(1);
+//! tx.try_send(1).unwrap();
+//! assert_eq!(tx.try_send(2), Err(TrySendError::Full(2))); // drop the newest
+//! assert_eq!(tx.force_send(3), Ok(Some(1))); // drop the oldest
+//! assert_eq!(rx.try_recv(), Ok(3));
+//! ```
+//!
+//! Batches, a reserved slot and a stream:
+//!
+//! ```
+//! # futures::executor::block_on(async {
+//! use futures::StreamExt;
+//! let (tx, rx) = sluicebox::bounded(8);
+//! for i in 0..3 {
+//!     tx.try_send(i).unwrap();
+//! }
+//! let mut batch = Vec::new();
+//! rx.recv_many(&mut batch, 2).await;
+//! assert_eq!(batch, [0, 1]);
+//! tx.reserve().await.unwrap().send(3); // a permit's send cannot fail
+//! drop(tx);
+//! let rest: Vec<_> = std::pin::pin!(rx.into_stream()).collect().await;
+//! assert_eq!(rest, [2, 3]);
+//! # });
+//! ```
+//!
+//! No heap, and a semaphore:
+//!
+//! ```
+//! use sluicebox::{Semaphore, StaticChannel};
+//! static QUEUE: StaticChannel<u32, 16> = StaticChannel::new();
+//! static IN_FLIGHT: Semaphore = Semaphore::new(1);
+//!
+//! let (tx, rx) = QUEUE.split();
+//! let permit = IN_FLIGHT.try_acquire().unwrap();
+//! assert!(IN_FLIGHT.try_acquire().is_err()); // at most one at a time
+//! tx.try_send(7).unwrap();
+//! assert_eq!(rx.try_recv(), Ok(7));
+//! drop(permit); // returns it
+//! ```
+//!
+//! Threads, and the numbers:
+//!
+//! ```
+//! let (tx, rx) = sluicebox::bounded(4);
+//! let monitor = tx.monitor(); // read-only; does not keep it open
+//! let consumer = std::thread::spawn(move || rx.recv_blocking());
+//! tx.send_blocking(5).unwrap();
+//! assert_eq!(consumer.join().unwrap(), Ok(5));
+//! let s = monitor.stats();
+//! assert_eq!((s.len, s.capacity, s.sent, s.received), (0, 4, 1, 1));
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): implies `alloc`; adds the blocking calls.
+//! - `alloc`: heap channels ([`bounded`]) and permits owned through an `Arc<Semaphore>`.
+//! - none: `#![no_std]` without `alloc`: [`StaticChannel`], [`Semaphore`] and every async
+//!   and `try_` call.
+//!
+//! # Further reading
+//!
+//! In the repository: `README.md` (runnable strategy examples, metrics exporters, design
+//! choices), `docs/PERFORMANCE.md` (benchmarks) and `docs/pitfalls.md`: the bug classes
+//! these docs cite as "PITFALLS `tag`", with the tests that guard each.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(
@@ -13,6 +109,11 @@ extern crate alloc;
 // Unit tests use `Vec` even when the crate itself is `no_std`.
 #[cfg(all(test, not(feature = "std")))]
 extern crate std;
+
+// README's code blocks are doctests too, without being part of the rendered docs.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod chan;
 mod loom;

@@ -1,7 +1,7 @@
-//! One test (or a few) per async tag of `PITFALLS.md`; every test name contains its tag, so
-//! `cargo test --test pitfalls_async handoff` runs that entry. Each scenario runs on at least
-//! two executors (tokio current-thread and the allocation-free `mini::block_on`, plus others
-//! where threads matter), under the watchdog. Hand-driven scenarios poll futures with
+//! One test (or a few) per async tag of `docs/pitfalls.md`; every test name contains its tag,
+//! so `cargo test --test pitfalls_async handoff` runs that entry. Each scenario runs on at
+//! least two executors (tokio current-thread and the allocation-free `mini::block_on`, plus
+//! others where threads matter), under the watchdog. Hand-driven scenarios poll futures with
 //! counting wakers and assert exactly who was woken.
 // Uses heap channels and the blocking API.
 #![cfg(feature = "std")]

@@ -1,5 +1,5 @@
-//! PITFALLS.md, "Ring and capacity" (and the ring-side entries of the other sections): one
-//! test per tag, the tag in the test name, so `cargo test --test pitfalls_ring <tag>` runs
+//! `docs/pitfalls.md`, "Ring and capacity" (and the ring-side entries of the other sections):
+//! one test per tag, the tag in the test name, so `cargo test --test pitfalls_ring <tag>` runs
 //! that entry's tests (tags are spelled with `_` here: `false_full`, `skip_hang`, ...).
 //!
 //! | tag | what is checked |
