@@ -2,7 +2,8 @@
 //! thread reading `stats()` in a tight loop. ns per message; the count and checksum of
 //! every run are checked.
 //!
-//! `cargo bench --bench stats_cost` (`SLUICEBOX_BENCH_QUICK=1` for short samples).
+//! `cargo bench -p sluicebox-benches --bench stats_cost` (`SLUICEBOX_BENCH_QUICK=1` for
+//! short samples).
 
 // Only the criterion settings are used here.
 #[allow(dead_code)]

@@ -5,8 +5,8 @@
 //! Performance).
 //!
 //! ```text
-//! cargo bench --bench wakes
-//! SLUICEBOX_BENCH_MSG=64B cargo bench --bench wakes   # 64-byte messages
+//! cargo bench -p sluicebox-benches --bench wakes
+//! SLUICEBOX_BENCH_MSG=64B cargo bench -p sluicebox-benches --bench wakes   # 64-byte messages
 //! ```
 //!
 //! Every send and recv future is wrapped in a counter (one `Box::pin` per operation, for
