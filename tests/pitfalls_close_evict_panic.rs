@@ -818,3 +818,34 @@ fn user_code_under_lock_carrier_keeps_item_when_next_waker_panics() {
     }
     ledger.check("carrier with a panicking next waker");
 }
+
+/// The last receiver's drop closes the channel and wakes a parked sender whose waker
+/// panics: the queued items are still dropped at once, and the other parked sender is
+/// still woken (to see the channel closed).
+#[test]
+fn drain_panic_last_receiver_drop_with_panicking_sender_waker() {
+    let ledger = Ledger::new(3);
+    let (tx, rx) = bounded::<Item>(1);
+    tx.try_send(ledger.item(0)).unwrap();
+    let mut bad = pin!(tx.send(ledger.item(1)));
+    assert!(poll(bad.as_mut(), &Waker::from(Arc::new(WakePanics))).is_pending());
+    let (c, w) = Count::new();
+    let mut good = pin!(tx.send(ledger.item(2)));
+    assert!(poll(good.as_mut(), &w).is_pending());
+    ledger.teardown.store(true, SeqCst); // the last receiver's drain drops item 0
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(rx))).is_err());
+    assert_eq!(
+        ledger.drops[0].load(SeqCst),
+        1,
+        "queued item dropped at once"
+    );
+    assert_eq!(
+        (tx.len(), c.get()),
+        (0, 1),
+        "drained, and the other sender woken"
+    );
+    match poll(good.as_mut(), &w) {
+        Poll::Ready(Err(e)) => drop(e.0),
+        _ => panic!("the woken sender sees the channel closed"),
+    }
+}

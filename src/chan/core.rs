@@ -360,10 +360,9 @@ impl<'a, T> Chan<'a, T> {
     /// insertion are one step ([`Ring::swap_oldest`]), so an item is never evicted
     /// without `value` taking its place, and the evicted item always comes back.
     ///
-    /// With `std`, a slot in flight (a push or pop mid-way, another swap) is waited out,
-    /// as the waiting operations do ("Waiting out a slot in flight"): no user code runs
-    /// in that window. `Full` comes back (nothing evicted) when the oldest slot is
-    /// reserved by a held `Permit`, and without `std` also at a slot in flight.
+    /// It never waits: `Full` comes back (nothing evicted) when the oldest slot is
+    /// reserved by a held `Permit`, or at a slot in flight (a push or pop mid-way,
+    /// another swap) after the ring's bounded backoff, as for `try_send`.
     pub(crate) fn force_send(&self, value: T) -> Result<Option<T>, TrySendError<T>> {
         let backoff = Backoff::new();
         let mut value = value;
@@ -371,11 +370,6 @@ impl<'a, T> Chan<'a, T> {
             value = match self.push(value) {
                 Ok(()) => return Ok(None),
                 Err(PushError::Closed(v)) => return Err(TrySendError::Closed(v)),
-                Err(PushError::InFlight(v)) if WAIT_OUT_IN_FLIGHT => {
-                    value = v;
-                    backoff.snooze();
-                    continue;
-                }
                 Err(PushError::InFlight(v)) => return Err(TrySendError::Full(v)),
                 Err(PushError::Full(v)) => v,
             };
@@ -412,10 +406,6 @@ impl<'a, T> Chan<'a, T> {
                     self.step_holes();
                     v
                 }
-                Err((v, Oldest::InFlight)) if WAIT_OUT_IN_FLIGHT => {
-                    backoff.snooze();
-                    v
-                }
                 Err((v, Oldest::Reserved | Oldest::InFlight)) => return Err(TrySendError::Full(v)),
                 Err((v, Oldest::Closed)) => return Err(TrySendError::Closed(v)),
             };
@@ -443,11 +433,16 @@ impl<'a, T> Chan<'a, T> {
     pub(crate) fn close(&self) -> bool {
         let closed = self.ring.close();
         if closed {
-            self.send_waiters.notify_all();
-            self.recv_waiters.notify_all();
-            self.close_waiters.notify_all();
+            self.wake_all_closed();
         }
         closed
+    }
+
+    /// Wakes every waiter after the close mark went up.
+    fn wake_all_closed(&self) {
+        self.send_waiters.notify_all();
+        self.recv_waiters.notify_all();
+        self.close_waiters.notify_all();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -533,21 +528,37 @@ impl<'a, T> Chan<'a, T> {
     pub(crate) fn remove_receiver(&self) {
         // AcqRel: as in `remove_sender`.
         if self.receivers.fetch_sub(1, Ordering::AcqRel) & !GONE == 1 {
-            self.close();
-            // Relaxed: published by the fence below, which pairs with the one before
-            // `drain_if_unreceivable`'s load (store-buffering).
-            self.receivers.fetch_or(GONE, Ordering::Relaxed);
-            // SeqCst fence: pairs with `drain_if_unreceivable`.
-            fence(Ordering::SeqCst);
-            // Nobody can receive any more: drop what is queued now, outside every lock
-            // (if an item's `Drop` panics, the rest are still dropped: PITFALLS
-            // `drain-panic`).
-            // A held permit's slot is drained by the permit when it publishes
-            // (`drain_if_unreceivable`), or with the channel. A send mid-write is waited
-            // out with `std` (its push no longer checks; see "Waiting out a slot in
-            // flight"); without `std` its writer drains like a permit.
-            self.ring.drain(self.slots(), WAIT_OUT_IN_FLIGHT);
+            self.last_receiver_gone();
         }
+    }
+
+    /// Closes the channel and drops what is queued: nobody can receive any more. The
+    /// drain comes before the close's wakes, and each runs even if the other unwinds
+    /// (an item's `Drop`, a waker's `wake`), so a panicking waker cannot leave items
+    /// queued and a panicking item cannot leave waiters asleep (PITFALLS `drain-panic`).
+    /// If both panic, the second panic aborts, as for `Vec`.
+    #[cold]
+    fn last_receiver_gone(&self) {
+        /// Wakes the waiters of the close when dropped, also while unwinding.
+        struct WakeClosed<'c, 'a, T>(&'c Chan<'a, T>);
+        impl<T> Drop for WakeClosed<'_, '_, T> {
+            fn drop(&mut self) {
+                self.0.wake_all_closed();
+            }
+        }
+        let wake = self.ring.close().then_some(WakeClosed(self));
+        // Relaxed: published by the fence below, which pairs with the one before
+        // `drain_if_unreceivable`'s load (store-buffering).
+        self.receivers.fetch_or(GONE, Ordering::Relaxed);
+        // SeqCst fence: pairs with `drain_if_unreceivable`.
+        fence(Ordering::SeqCst);
+        // Drop what is queued now, outside every lock (if an item's `Drop` panics, the
+        // rest are still dropped). A held permit's slot is drained by the permit when it
+        // publishes (`drain_if_unreceivable`), or with the channel. A send mid-write is
+        // waited out with `std` (its push no longer checks; see "Waiting out a slot in
+        // flight"); without `std` its writer drains like a permit.
+        self.ring.drain(self.slots(), WAIT_OUT_IN_FLIGHT);
+        drop(wake);
     }
 
     /// Drops every item still queued. For the owner's `Drop`, when no handle is left.
