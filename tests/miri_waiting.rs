@@ -7,9 +7,9 @@
 //! Items are boxed closures returning a `&'static str` label ([`Job`]): each records in a
 //! [`Ledger`] whether it ran and how often it was dropped, so every test ends by checking
 //! that every item was dropped exactly once, and that only the items received were run.
-//! Scenarios that take a channel run on a heap channel starting at lap 0, one starting two
-//! laps before its positions wrap past `usize::MAX` (on a 32-bit target too), and a
-//! `StaticChannel`.
+//! Scenarios that take a channel run on a heap channel starting at lap 0, and on a heap
+//! and a static channel starting two laps before their positions wrap past `usize::MAX`
+//! (at 2^32 on a 32-bit target).
 //!
 //! Test names carry the `PITFALLS.md` tag they cover.
 #![cfg(feature = "std")]
@@ -188,7 +188,7 @@ fn near_wrap_lap(cap: usize) -> usize {
 }
 
 /// Runs `scenario` on a heap channel of capacity `N` at lap 0 and two laps before the
-/// position wrap, and on a `StaticChannel<Job, N>`.
+/// position wrap, and on a `StaticChannel<Job, N>` starting two laps before it too.
 macro_rules! on_every_storage {
     ($scenario:ident, $n:literal) => {{
         let (tx, rx) = bounded::<Job>($n);
