@@ -3,7 +3,8 @@
 //!
 //! No executor: futures are polled step by step, so a test fails rather than hangs. The
 //! few that could still hang (a second thread, a blocking call, the semaphore's spin lock
-//! after a panic) run under a [`Watchdog`] that aborts after 10 s.
+//! after a panic) run under a [`Watchdog`] that aborts after 10 s (100 times that under
+//! miri).
 //!
 //! Tests named after a PITFALLS tag: `permit_accounting_*` (`permit-accounting`),
 //! `register_race_*` (`register-race`: a release lands, from another thread, exactly while
@@ -119,10 +120,13 @@ fn singles(mut permit: SemaphorePermit<'_>) -> Vec<SemaphorePermit<'_>> {
 }
 
 /// Aborts the test binary if a test runs past `secs` (a stuck spin lock would otherwise
-/// hang the suite; a panic on a side thread could not stop it).
+/// hang the suite; a panic on a side thread could not stop it). Under miri, which runs
+/// these tests 100-1000x slower than native code (and slower still with tree borrows),
+/// the limit is 100 times longer: it only has to catch a hang.
 struct Watchdog(Option<mpsc::Sender<()>>, Option<thread::JoinHandle<()>>);
 
 fn watchdog(name: &'static str, secs: u64) -> Watchdog {
+    let secs = if cfg!(miri) { secs * 100 } else { secs };
     let (tx, rx) = mpsc::channel::<()>();
     let handle = thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {

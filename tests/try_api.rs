@@ -636,33 +636,51 @@ fn bounded_just_above_max_capacity_panics() {
     let _ = sluicebox::bounded::<u8>(usize::MAX / 16 + 1);
 }
 
-#[test]
-#[should_panic(expected = "too large")]
-fn bounded_max_capacity_bytes_overflow_panics() {
-    // Within the position limit, but the slots' byte size overflows usize.
-    let _ = sluicebox::bounded::<u8>(usize::MAX / 16);
+/// A slot is at least its item plus a `usize` stamp.
+fn min_slot_bytes<T>() -> usize {
+    std::mem::size_of::<T>() + std::mem::size_of::<usize>()
 }
 
 #[test]
 #[should_panic(expected = "too large")]
+fn bounded_max_capacity_bytes_overflow_panics() {
+    // Within the position limit, but the slots' byte size is more than `isize::MAX` (or
+    // overflows usize), on 64-bit and 32-bit targets alike.
+    let cap = usize::MAX / 16;
+    assert!(cap
+        .checked_mul(min_slot_bytes::<u64>())
+        .is_none_or(|bytes| bytes > isize::MAX as usize));
+    let _ = sluicebox::bounded::<u64>(cap);
+}
+
+/// `2^(usize::BITS - 24)` slots: 2^40 on 64-bit targets, 2^8 on 32-bit ones.
+const HUGE_CAP: usize = 1 << (usize::BITS - 24);
+
+#[test]
+#[should_panic(expected = "too large")]
 fn bounded_huge_elements_overflowing_usize_panics() {
-    // 2^40 slots of 16 MiB: 2^64 bytes and more, the multiplication overflows.
-    let _ = sluicebox::bounded::<[u8; 1 << 24]>(1 << 40);
+    // `HUGE_CAP` slots of 16 MiB: 2^usize::BITS bytes and more, the multiplication
+    // overflows.
+    assert!(HUGE_CAP.checked_mul(1 << 24).is_none());
+    let _ = sluicebox::bounded::<[u8; 1 << 24]>(HUGE_CAP);
 }
 
 #[test]
 #[should_panic(expected = "too large")]
 fn bounded_huge_elements_above_isize_max_panics() {
-    // 2^40 slots of 8 MiB (+ stamp): just above isize::MAX bytes.
-    let _ = sluicebox::bounded::<[u8; 1 << 23]>(1 << 40);
+    // `HUGE_CAP` slots of 8 MiB (+ stamp): just above isize::MAX bytes, no overflow.
+    let bytes = HUGE_CAP.checked_mul(min_slot_bytes::<[u8; 1 << 23]>());
+    assert!(bytes.is_some_and(|b| b > isize::MAX as usize));
+    let _ = sluicebox::bounded::<[u8; 1 << 23]>(HUGE_CAP);
 }
 
 /// `bounded::<[u8; 1 << 20]>(1 << 40)` asks for 2^60 bytes (plus stamps): below
 /// `isize::MAX`, so not rejected by the size rule, yet no machine has it. It must be a
 /// catchable panic mentioning "too large", not an allocation-failure abort of the whole
 /// process. Run in a child process so an abort fails this test instead of killing the
-/// test binary. (No child processes under miri.)
-#[cfg(not(miri))]
+/// test binary. (No child processes under miri. 64-bit only: on a 32-bit target every
+/// size below `isize::MAX` may well be allocatable.)
+#[cfg(all(not(miri), target_pointer_width = "64"))]
 #[test]
 fn bounded_unallocatable_capacity_panics_not_aborts() {
     const CHILD: &str = "SLUICEBOX_TRY_API_HUGE_CHILD";
