@@ -73,8 +73,8 @@
 //!    landed meanwhile: the swap took effect before that close), and publishes the
 //!    stamp. If a pop took the oldest item between the check and the head CAS, the swap
 //!    clears the bit and gives up (`Oldest::Raced`); the caller retries, and without
-//!    `std` wakes whoever parked at the bit. `positions()` counts a swap whose head CAS
-//!    is done as complete, so `len` stays `cap` across it.
+//!    `std` wakes whoever parked at the bit. With `std`, `positions()` waits a swap out,
+//!    so `len` stays `cap` across it and the totals never step back.
 //!
 //! # Orderings
 //!
@@ -781,25 +781,34 @@ impl Ring {
         laps.wrapping_mul(self.cap as u64).wrapping_add(index)
     }
 
-    /// A consistent read of both ends. A drop-oldest swap whose head CAS is done counts
-    /// as complete (invariant 6): the ring it leaves is as full as the one it found.
+    /// A consistent read of both ends.
+    ///
+    /// A drop-oldest swap in progress (invariant 6) has taken the oldest item, or is
+    /// about to, but not yet moved `tail`: read now, the ring would look one item short.
+    /// With `std` the read waits the swap out (a few instructions, no user code), so
+    /// `len` stays `cap` across a swap and the totals never step back. Without `std` it
+    /// may be an interrupt handler above the swap, so it reads the ring as it stands:
+    /// `len` can be one low for that instant.
     pub(crate) fn positions(&self) -> Positions {
         let flags = self.mark_bit | self.wait_bit | self.swap_bit;
+        let backoff = Backoff::new();
         loop {
             // SeqCst (all three): see the module's ordering table.
             let tail = self.tail.load(Ordering::SeqCst);
             let head = self.head.load(Ordering::SeqCst) & !self.wait_bit;
             let again = self.tail.load(Ordering::SeqCst);
             // A flag raised or lowered meanwhile does not move the position.
-            if again & !flags != tail & !flags {
-                crate::loom::spin_hint();
+            if again & !flags != tail & !flags
+                || (crate::chan::WAIT_OUT_IN_FLIGHT && again & self.swap_bit != 0)
+            {
+                backoff.snooze();
                 continue;
             }
             let closed = again & self.mark_bit != 0;
             let tail = tail & !flags;
             let head_index = head & (self.mark_bit - 1);
             let tail_index = tail & (self.mark_bit - 1);
-            let mut len = if head_index < tail_index {
+            let len = if head_index < tail_index {
                 tail_index - head_index
             } else if head_index > tail_index {
                 self.cap - head_index + tail_index
@@ -808,15 +817,9 @@ impl Ring {
             } else {
                 self.cap
             };
-            let mut pushed = self.count(tail);
-            if again & self.swap_bit != 0 && head == self.next(tail.wrapping_sub(self.one_lap)) {
-                // The swap's item is as good as pushed: its head CAS took the oldest.
-                len += 1;
-                pushed = pushed.wrapping_add(1);
-            }
             return Positions {
                 len,
-                pushed,
+                pushed: self.count(tail),
                 popped: self.count(head),
                 closed,
             };

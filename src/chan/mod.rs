@@ -11,7 +11,7 @@ mod poll_sender;
 mod receiver;
 mod sender;
 
-pub(crate) use self::core::{Chan, Core};
+pub(crate) use self::core::{Chan, Core, WAIT_OUT_IN_FLIGHT};
 pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
 pub use monitor::Monitor;
 pub use poll_sender::PollSender;
