@@ -240,10 +240,18 @@ impl Scenario {
         }
         // The panicking item is the oldest of the start state. Its panic unwinds with
         // every loom thread seeing `thread::panicking()` (they share one OS thread), so
-        // a waiting actor would poison the harness's (loom's std-backed) lock: only
-        // with actors that never wait.
+        // a loom lock (std-backed) that another actor took before the unwind began is
+        // poisoned when that actor releases it, and the next `lock` panics inside loom:
+        // a waiting actor would do so with the harness's lock, and a `send_once` /
+        // `reserve_once` on a full channel with the wait list's (it cancels its waiter
+        // under the lock, then the close's wake locks it). Only with actors that never
+        // wait and never register a waiter; no real lock poisons across threads.
         if self.ops.contains(&Op::DropRxPanic)
-            && (self.start.prefill(self.cap) == 0 || self.ops.iter().any(|o| o.parks()))
+            && (self.start.prefill(self.cap) == 0
+                || self
+                    .ops
+                    .iter()
+                    .any(|o| o.parks() || matches!(o, Op::SendOnce | Op::ReserveOnce)))
         {
             return false;
         }
@@ -350,8 +358,11 @@ impl Scenario {
         let main_item = ledger.item(main_id);
         if let Some(permit) = held.take() {
             if self.start.main_sends() {
-                permit.send(main_item);
+                // Booked first: a permit's send always accepts, and with the last
+                // receiver gone it drains the queue, where the panicking item's `Drop`
+                // unwinds out of the send.
                 book.accepted(main_id);
+                contain(|| permit.send(main_item));
             } else {
                 // A hole wakes a sender, whose waker may panic.
                 contain(|| drop((permit, main_item)));
@@ -513,8 +524,8 @@ fn act<R: ChannelRef<Item> + 'static>(
             if let Some(Ok(p)) = actor.run(Wait::Slot, tx().reserve()) {
                 gate.point();
                 if op == Op::ReserveSend {
-                    p.send(item);
                     book.accepted(id);
+                    p.send(item);
                 } else {
                     drop(p);
                 }
@@ -550,8 +561,8 @@ fn act<R: ChannelRef<Item> + 'static>(
         Op::ReserveOnce => {
             if let Some(Ok(p)) = actor.poll_once(tx().reserve()) {
                 gate.point();
-                p.send(item);
                 book.accepted(id);
+                p.send(item);
             }
         }
         Op::CloseTx => {
@@ -573,8 +584,9 @@ fn act<R: ChannelRef<Item> + 'static>(
             actor.run(Wait::Close, tx().closed());
         }
         Op::PermitSend => {
-            permit.expect("the held permit").send(item);
+            // Booked first, as for every permit's send (it may unwind, see `body`).
             book.accepted(id);
+            permit.expect("the held permit").send(item);
         }
         Op::PermitDrop => drop(permit),
     }
