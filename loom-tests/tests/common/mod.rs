@@ -60,13 +60,24 @@ where
 /// Per-id drop counts for one execution of a model.
 pub struct Ledger {
     drops: Vec<StdAtomicUsize>,
+    /// Items whose next drop panics (with [`TEST_PANIC`]) after counting it.
+    panics: Vec<std::sync::atomic::AtomicBool>,
 }
+
+/// The payload of the panics the models raise on purpose (user code that panics).
+pub const TEST_PANIC: &str = "test panic (user code, on purpose)";
 
 impl Ledger {
     pub fn new(ids: usize) -> StdArc<Self> {
         StdArc::new(Self {
             drops: (0..ids).map(|_| StdAtomicUsize::new(0)).collect(),
+            panics: (0..ids).map(|_| Default::default()).collect(),
         })
+    }
+
+    /// Item `id`'s next drop panics, once (after the drop is counted).
+    pub fn panic_on_drop(&self, id: usize) {
+        self.panics[id].store(true, SeqCst);
     }
 
     /// How many times item `id` has been dropped so far.
@@ -126,6 +137,9 @@ pub struct Item {
 impl Drop for Item {
     fn drop(&mut self) {
         self.ledger.drops[self.id].fetch_add(1, SeqCst);
+        if self.ledger.panics[self.id].swap(false, SeqCst) {
+            std::panic::panic_any(TEST_PANIC);
+        }
     }
 }
 

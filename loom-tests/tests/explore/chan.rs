@@ -3,7 +3,7 @@
 
 use crate::book::{Book, Forced};
 use crate::common::{Gate, Item, Ledger, LedgerExt};
-use crate::harness::{Actor, Harness, Wait};
+use crate::harness::{contain, Actor, Harness, Wait};
 use crate::held::HeldPermit;
 use loom::thread;
 use sluicebox::{bounded, ChannelRef, Monitor, Receiver, Sender, StaticChannel, WeakSender};
@@ -47,10 +47,16 @@ pub enum Op {
     PermitSend,
     /// Drop the start state's held permit.
     PermitDrop,
+    /// `send(item).await` with a waker whose `wake` panics (after waking the actor): a
+    /// receive that frees the slot must still return its item.
+    SendWakePanic,
+    /// As `DropRx`, and the oldest start-state item's `Drop` panics (once): the last
+    /// receiver's drain must still drop everything queued.
+    DropRxPanic,
 }
 
 impl Op {
-    pub const ALL: [Op; 19] = [
+    pub const ALL: [Op; 21] = [
         Op::Send,
         Op::TrySend,
         Op::ForceSend,
@@ -70,6 +76,8 @@ impl Op {
         Op::Closed,
         Op::PermitSend,
         Op::PermitDrop,
+        Op::SendWakePanic,
+        Op::DropRxPanic,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,13 +101,21 @@ impl Op {
             Op::Closed => "closed",
             Op::PermitSend => "permit_send",
             Op::PermitDrop => "permit_drop",
+            Op::SendWakePanic => "send_wake_panic",
+            Op::DropRxPanic => "drop_rx_panic",
         }
     }
 
     fn receives(self) -> bool {
         matches!(
             self,
-            Op::Recv | Op::TryRecv | Op::RecvMany | Op::RecvOnce | Op::CloseRx | Op::DropRx
+            Op::Recv
+                | Op::TryRecv
+                | Op::RecvMany
+                | Op::RecvOnce
+                | Op::CloseRx
+                | Op::DropRx
+                | Op::DropRxPanic
         )
     }
 
@@ -107,8 +123,18 @@ impl Op {
     fn parks(self) -> bool {
         matches!(
             self,
-            Op::Send | Op::ReserveSend | Op::ReserveDrop | Op::Recv | Op::RecvMany | Op::Closed
+            Op::Send
+                | Op::ReserveSend
+                | Op::ReserveDrop
+                | Op::Recv
+                | Op::RecvMany
+                | Op::Closed
+                | Op::SendWakePanic
         )
+    }
+
+    fn drops_rx(self) -> bool {
+        matches!(self, Op::DropRx | Op::DropRxPanic)
     }
 
     fn takes_permit(self) -> bool {
@@ -212,6 +238,23 @@ impl Scenario {
         if self.start == Start::ItemThenHeld && self.cap < 2 {
             return false;
         }
+        // The panicking item is the oldest of the start state. Its panic unwinds with
+        // every loom thread seeing `thread::panicking()` (they share one OS thread), so
+        // a loom lock (std-backed) that another actor took before the unwind began is
+        // poisoned when that actor releases it, and the next `lock` panics inside loom:
+        // a waiting actor would do so with the harness's lock, and a `send_once` /
+        // `reserve_once` on a full channel with the wait list's (it cancels its waiter
+        // under the lock, then the close's wake locks it). Only with actors that never
+        // wait and never register a waiter; no real lock poisons across threads.
+        if self.ops.contains(&Op::DropRxPanic)
+            && (self.start.prefill(self.cap) == 0
+                || self
+                    .ops
+                    .iter()
+                    .any(|o| o.parks() || matches!(o, Op::SendOnce | Op::ReserveOnce)))
+        {
+            return false;
+        }
         !(self.start.is_static() && self.ops.iter().any(|o| o.receives()))
     }
 
@@ -262,6 +305,10 @@ impl Scenario {
         fill(0..ahead);
         let mut held = self.start.held().then(|| HeldPermit::reserve(tx.clone()));
         fill(ahead..prefill);
+        if self.ops.contains(&Op::DropRxPanic) {
+            ledger.panic_on_drop(0);
+        }
+        let receivers_gone = self.ops.iter().any(|o| o.drops_rx());
 
         let actors: Vec<_> = self
             .ops
@@ -278,15 +325,18 @@ impl Scenario {
                 let item = ledger.item(prefill + i);
                 let (gate, book) = (gate.clone(), book.clone());
                 let t = thread::spawn(move || {
-                    act(op, hands, &actor, item, &gate, &book);
+                    // A panic of the user code the scenario planted (a waker, an item's
+                    // `Drop`) may reach the caller; the checks judge what it left.
+                    contain(|| act(op, hands, &actor, item, &gate, &book));
                     drop(actor);
                 });
                 (op.parks(), t)
             })
             .collect();
         let main_tx = (!self.ops.contains(&Op::DropTx)).then_some(tx);
-        let main_rx = if self.ops.contains(&Op::DropRx) {
-            drop(rx);
+        let main_rx = if receivers_gone {
+            // The last receiver's drop may drop the panicking item.
+            contain(|| drop(rx));
             None
         } else {
             rx
@@ -308,10 +358,14 @@ impl Scenario {
         let main_item = ledger.item(main_id);
         if let Some(permit) = held.take() {
             if self.start.main_sends() {
-                permit.send(main_item);
+                // Booked first: a permit's send always accepts, and with the last
+                // receiver gone it drains the queue, where the panicking item's `Drop`
+                // unwinds out of the send.
                 book.accepted(main_id);
+                contain(|| permit.send(main_item));
             } else {
-                drop((permit, main_item));
+                // A hole wakes a sender, whose waker may panic.
+                contain(|| drop((permit, main_item)));
             }
             probe("quiescence after the main thread's permit");
         } else {
@@ -329,6 +383,10 @@ impl Scenario {
             (0, 0),
             "waiters left registered after every actor finished: {st:?}"
         );
+        assert!(
+            !receivers_gone || st.len == 0,
+            "items still queued after the last receiver was dropped: {st:?}"
+        );
         let drain = |rx: &Receiver<Item, R>| {
             while let Ok(v) = rx.try_recv() {
                 book.out(v.id);
@@ -339,7 +397,7 @@ impl Scenario {
         } else if let Some(make) = &late_rx {
             drain(&make());
         }
-        book.check(self.ops.contains(&Op::DropRx), st.evicted);
+        book.check(receivers_gone, st.evicted);
         drop((main_tx, main_rx, weak, monitor));
         ledger.assert_all_dropped_once();
     }
@@ -439,6 +497,12 @@ fn act<R: ChannelRef<Item> + 'static>(
                 book.accepted(id);
             }
         }
+        Op::SendWakePanic => {
+            let waker = actor.wake_panics();
+            if let Some(Ok(())) = actor.run_with(&waker, Wait::Slot, tx().send(item)) {
+                book.accepted(id);
+            }
+        }
         Op::TrySend => {
             if tx().try_send(item).is_ok() {
                 book.accepted(id);
@@ -460,8 +524,8 @@ fn act<R: ChannelRef<Item> + 'static>(
             if let Some(Ok(p)) = actor.run(Wait::Slot, tx().reserve()) {
                 gate.point();
                 if op == Op::ReserveSend {
-                    p.send(item);
                     book.accepted(id);
+                    p.send(item);
                 } else {
                     drop(p);
                 }
@@ -497,8 +561,8 @@ fn act<R: ChannelRef<Item> + 'static>(
         Op::ReserveOnce => {
             if let Some(Ok(p)) = actor.poll_once(tx().reserve()) {
                 gate.point();
-                p.send(item);
                 book.accepted(id);
+                p.send(item);
             }
         }
         Op::CloseTx => {
@@ -507,7 +571,7 @@ fn act<R: ChannelRef<Item> + 'static>(
         Op::CloseRx => {
             rx().close();
         }
-        Op::DropTx | Op::DropRx => {}
+        Op::DropTx | Op::DropRx | Op::DropRxPanic => {}
         Op::Upgrade => {
             if let Some(s) = weak.as_ref().expect("a weak sender").upgrade() {
                 gate.point();
@@ -520,8 +584,9 @@ fn act<R: ChannelRef<Item> + 'static>(
             actor.run(Wait::Close, tx().closed());
         }
         Op::PermitSend => {
-            permit.expect("the held permit").send(item);
+            // Booked first, as for every permit's send (it may unwind, see `body`).
             book.accepted(id);
+            permit.expect("the held permit").send(item);
         }
         Op::PermitDrop => drop(permit),
     }

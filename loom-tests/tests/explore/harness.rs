@@ -10,11 +10,13 @@
 //! The harness's own synchronisation is one loom `Mutex` and a `Condvar` per thread: loom
 //! explores it too, so it is kept to one lock round per park, wake and finish.
 
+use crate::common::TEST_PANIC;
 use loom::sync::{Arc, Condvar, Mutex};
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
 
 /// What a parked actor waits for: the main thread's probe for "may it wait?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,7 @@ impl Harness {
         let waker = Waker::from(StdArc::new(ActorWaker {
             harness: this.clone(),
             i,
+            panics: false,
         }));
         Actor {
             harness: this.clone(),
@@ -114,15 +117,56 @@ impl Harness {
 struct ActorWaker {
     harness: Arc<Harness>,
     i: usize,
+    /// Panics (user code) after waking the actor, so the actor is woken all the same.
+    panics: bool,
 }
 
 impl Wake for ActorWaker {
     fn wake(self: StdArc<Self>) {
-        self.harness.wake(self.i);
+        self.wake_by_ref();
     }
     fn wake_by_ref(self: &StdArc<Self>) {
         self.harness.wake(self.i);
+        if self.panics {
+            std::panic::panic_any(TEST_PANIC);
+        }
     }
+}
+
+/// A waker whose `clone` panics (a `RawWaker` vtable: `Wake` cannot make one). Its
+/// `wake` does nothing: poll with it only where no wake is needed.
+pub fn clone_panics() -> Waker {
+    unsafe fn clone(_: *const ()) -> RawWaker {
+        std::panic::panic_any(TEST_PANIC)
+    }
+    unsafe fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: the functions ignore the data pointer; none is unsound (clone panics
+    // before making anything).
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+/// Runs `f`; a [`TEST_PANIC`] (user code that panicked on purpose, passed on by the
+/// crate) gives `None`, any other panic goes on.
+pub fn contain<R>(f: impl FnOnce() -> R) -> Option<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
+        Err(e) if e.downcast_ref::<&str>() == Some(&TEST_PANIC) => None,
+        Err(e) => resume_unwind(e),
+    }
+}
+
+/// Keeps the panic hook quiet about [`TEST_PANIC`]s (every other panic is reported).
+pub fn quiet_test_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&TEST_PANIC) {
+                hook(info);
+            }
+        }));
+    });
 }
 
 /// One actor's side of the harness. Dropping it (also when the actor panics) marks a
@@ -138,8 +182,13 @@ impl Actor {
     /// Polls `fut` until it completes (`Some`) or the main thread says give up (`None`:
     /// the future is dropped unfinished).
     pub fn run<F: Future>(&self, wait: Wait, fut: F) -> Option<F::Output> {
+        self.run_with(&self.waker, wait, fut)
+    }
+
+    /// As `run`, polling with `waker` (one of [`wake_panics`](Self::wake_panics)).
+    pub fn run_with<F: Future>(&self, waker: &Waker, wait: Wait, fut: F) -> Option<F::Output> {
         let mut fut = pin!(fut);
-        let mut cx = Context::from_waker(&self.waker);
+        let mut cx = Context::from_waker(waker);
         loop {
             if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
                 return Some(v);
@@ -148,6 +197,15 @@ impl Actor {
                 return None;
             }
         }
+    }
+
+    /// A waker for this actor whose `wake` panics after waking it.
+    pub fn wake_panics(&self) -> Waker {
+        Waker::from(StdArc::new(ActorWaker {
+            harness: self.harness.clone(),
+            i: self.i,
+            panics: true,
+        }))
     }
 
     /// Polls `fut` once, then drops it.

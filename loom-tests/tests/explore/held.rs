@@ -41,9 +41,17 @@ impl<R: ChannelRef<Item> + 'static> HeldPermit<R> {
 
 impl<R: ChannelRef<Item> + 'static> Drop for HeldPermit<R> {
     fn drop(&mut self) {
+        /// Frees the sender after the permit, also if the permit's drop unwinds (a
+        /// sender's waker it wakes may panic).
+        struct Free<R: ChannelRef<Item> + 'static>(*mut Sender<Item, R>);
+        impl<R: ChannelRef<Item> + 'static> Drop for Free<R> {
+            fn drop(&mut self) {
+                // SAFETY: from `Box::into_raw` in `reserve`, freed only here, after the
+                // permit that borrowed it was dropped.
+                drop(unsafe { Box::from_raw(self.0) });
+            }
+        }
+        let _free = Free(self.holder);
         drop(self.permit.take());
-        // SAFETY: from `Box::into_raw` in `reserve`, freed only here, and the permit that
-        // borrowed it was dropped just above.
-        drop(unsafe { Box::from_raw(self.holder) });
     }
 }

@@ -120,7 +120,9 @@ pub fn explore(family: &str, tier: Tier, plan: Vec<Planned>, everything: Vec<Pla
             .find(|p| p.name == only)
             .unwrap_or_else(|| panic!("no scenario named {only}"));
         let model = p.model.clone();
-        builder(2).check(move || model());
+        // `loom::model` (bound 2 unless `LOOM_MAX_PREEMPTIONS` says otherwise): unlike
+        // `Builder::check`, it installs the subscriber that prints `LOOM_LOG`.
+        crate::common::model(move || model());
         println!("explore {only}: passed");
         return;
     }

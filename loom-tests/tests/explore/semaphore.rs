@@ -2,10 +2,11 @@
 //! execution of a scenario with its checks.
 
 use crate::common::{Counter, Gate};
-use crate::harness::{Actor, Harness, Wait};
+use crate::harness::{clone_panics, contain, Actor, Harness, Wait};
 use loom::sync::Arc;
 use loom::thread;
 use sluicebox::Semaphore;
+use std::future::Future;
 
 /// One actor's operation (each actor does one; `gate.point()` precedes every API call).
 /// Permits an actor gets are given back (dropped) at once unless the operation says.
@@ -26,10 +27,13 @@ pub enum Op {
     /// `acquire_many(2).await`, `split(1)` and drop the split-off part, then `merge` a
     /// `try_acquire`d permit into the rest.
     SplitMerge,
+    /// `acquire_many(2)`, first polled with a waker whose `clone` panics (the panic
+    /// reaches us), then `.await`ed: the panic must leave no permit taken.
+    AcquireManyClonePanic,
 }
 
 impl Op {
-    pub const ALL: [Op; 8] = [
+    pub const ALL: [Op; 9] = [
         Op::Acquire,
         Op::AcquireMany,
         Op::TryAcquire,
@@ -38,13 +42,14 @@ impl Op {
         Op::Close,
         Op::Forget,
         Op::SplitMerge,
+        Op::AcquireManyClonePanic,
     ];
 
     /// Whether the actor may wait (poll a future to completion).
     fn parks(self) -> bool {
         matches!(
             self,
-            Op::Acquire | Op::AcquireMany | Op::Forget | Op::SplitMerge
+            Op::Acquire | Op::AcquireMany | Op::Forget | Op::SplitMerge | Op::AcquireManyClonePanic
         )
     }
 
@@ -58,6 +63,7 @@ impl Op {
             Op::Close => "close",
             Op::Forget => "forget",
             Op::SplitMerge => "split_merge",
+            Op::AcquireManyClonePanic => "acquire_many_clone_panic",
         }
     }
 }
@@ -104,7 +110,7 @@ impl Scenario {
                 let actor = Harness::actor(&harness, i, op.parks());
                 let (sem, gate, tally) = (sem.clone(), gate.clone(), tally.clone());
                 let t = thread::spawn(move || {
-                    act(op, &sem, &actor, &gate, &tally);
+                    contain(|| act(op, &sem, &actor, &gate, &tally));
                     drop(actor);
                 });
                 (op.parks(), t)
@@ -182,6 +188,18 @@ fn act(op: Op, sem: &Semaphore, actor: &Actor, gate: &Gate, tally: &Tally) {
     match op {
         Op::Acquire => drop(actor.run(Wait::Permits, sem.acquire())),
         Op::AcquireMany => drop(actor.run(Wait::Permits, sem.acquire_many(2))),
+        Op::AcquireManyClonePanic => {
+            let mut fut = std::pin::pin!(sem.acquire_many(2));
+            let waker = clone_panics();
+            let mut cx = std::task::Context::from_waker(&waker);
+            // Ready at once (free permits, no clone needed), or the clone's panic.
+            if let Some(std::task::Poll::Ready(got)) = contain(|| fut.as_mut().poll(&mut cx)) {
+                drop(got);
+                return;
+            }
+            gate.point();
+            drop(actor.run(Wait::Permits, fut));
+        }
         Op::TryAcquire => drop(sem.try_acquire()),
         Op::AcquireOnce => drop(actor.poll_once(sem.acquire())),
         Op::AddPermits => {
