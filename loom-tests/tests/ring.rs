@@ -10,7 +10,9 @@ mod common;
 
 use common::*;
 use loom::thread;
-use sluicebox::{bounded, bounded_starting_at_lap, StaticChannel, TryRecvError, TrySendError};
+use sluicebox::{
+    bounded, bounded_starting_at_lap, Receiver, StaticChannel, TryRecvError, TrySendError,
+};
 
 /// The lap that puts a ring of `cap` one lap before its position word wraps.
 fn last_lap(cap: usize) -> usize {
@@ -732,12 +734,15 @@ fn evict_then_full_failed_swap_vs_close_receiver_returns() {
     });
 }
 
-/// `len()` and `stats()` of a channel that is full before and after a `force_send`
-/// (capacity 1, no receiver) read full throughout the swap with `std` (found by review:
-/// they read 0 between the swap's head CAS and its tail move).
-#[test]
-fn evict_then_full_len_stays_full_during_swap() {
-    model(|| {
+/// Capacity 1, pre-filled with item 0: one thread `force_send`s item 1 while another
+/// calls `observe` on a receiver. Then `check` gets the send's result (`Ok(evicted id)`,
+/// or `Err(refused id)`), what was observed, and the receiver (to drain); every item is
+/// dropped exactly once afterwards.
+fn swap_observed<O: Send + 'static>(
+    observe: fn(&Receiver<Item>) -> O,
+    check: fn(Result<Option<usize>, usize>, O, &Receiver<Item>),
+) {
+    model(move || {
         let ledger = Ledger::new(2);
         let gate = Gate::new();
         let (tx, rx) = bounded::<Item>(1);
@@ -745,44 +750,6 @@ fn evict_then_full_len_stays_full_during_swap() {
         let (l, g) = (ledger.clone(), gate.clone());
         let forcer = thread::spawn(move || {
             g.point();
-            tx.force_send(l.item(1)).map(|e| e.map(id)).map_err(|_| ())
-        });
-        let (rx1, g) = (rx.clone(), gate.clone());
-        let observer = thread::spawn(move || {
-            g.point();
-            let n = rx1.len();
-            let s = rx1.stats();
-            (n, s.len)
-        });
-        let r = forcer.join().unwrap();
-        let (n, slen) = observer.join().unwrap();
-        assert_eq!(r, Ok(Some(0)));
-        if cfg!(sluicebox_fenced) {
-            // Without `std` a read mid-swap sees the ring as it stands: one item short
-            // for that instant (documented on `Ring::positions`).
-            assert!(n <= 1 && slen <= 1, "len {n}, stats().len {slen}");
-        } else {
-            assert_eq!((n, slen), (1, 1), "len() of a channel that is always full");
-        }
-        drop(rx);
-        ledger.assert_all_dropped_once();
-    });
-}
-
-/// `try_recv` on a channel that is always full (capacity 1) while a `force_send` swaps:
-/// the item or, at the swap's slot in flight, `Empty` (the documented false-empty of a
-/// slot in flight) — never `Closed`. A `recv` after the swap gets the swapped-in item.
-#[test]
-fn evict_then_full_try_recv_during_swap_never_closed() {
-    model(|| {
-        let ledger = Ledger::new(2);
-        let gate = Gate::new();
-        let (tx, rx) = bounded::<Item>(1);
-        tx.try_send(ledger.item(0)).unwrap();
-        let (l, g) = (ledger.clone(), gate.clone());
-        let forcer = thread::spawn(move || {
-            g.point();
-            // Without `std`, `Full` (nothing evicted) when the oldest is mid-pop.
             tx.force_send(l.item(1))
                 .map(|e| e.map(id))
                 .map_err(|e| id(e.into_inner()))
@@ -790,33 +757,67 @@ fn evict_then_full_try_recv_during_swap_never_closed() {
         let (rx1, g) = (rx.clone(), gate.clone());
         let observer = thread::spawn(move || {
             g.point();
-            rx1.try_recv().map(id)
+            observe(&rx1)
         });
         let r = forcer.join().unwrap();
         let o = observer.join().unwrap();
-        assert!(
-            !matches!(o, Err(TryRecvError::Closed)),
-            "try_recv on an open channel: {o:?}; force_send: {r:?}"
-        );
-        let mut got: Vec<usize> = o.ok().into_iter().collect();
-        while let Ok(v) = rx.try_recv() {
-            got.push(id(v));
-        }
-        let (evicted, refused) = match r {
-            Ok(evicted) => (evicted, None),
-            Err(v) => (None, Some(v)),
-        };
-        let mut all: Vec<usize> = got
-            .iter()
-            .chain(&evicted)
-            .chain(&refused)
-            .copied()
-            .collect();
-        all.sort_unstable();
-        assert_eq!(all, [0, 1], "got {got:?}, evicted {evicted:?}");
+        check(r, o, &rx);
         drop(rx);
         ledger.assert_all_dropped_once();
     });
+}
+
+/// `len()` and `stats()` of a channel that is full before and after a `force_send`
+/// (capacity 1, no receiver) read full throughout the swap with `std` (found by review:
+/// they read 0 between the swap's head CAS and its tail move).
+#[test]
+fn evict_then_full_len_stays_full_during_swap() {
+    swap_observed(
+        |rx| (rx.len(), rx.stats().len),
+        |r, (n, slen), _| {
+            assert_eq!(r, Ok(Some(0)));
+            if cfg!(sluicebox_fenced) {
+                // Without `std` a read mid-swap sees the ring as it stands: one item
+                // short for that instant (documented on `Ring::positions`).
+                assert!(n <= 1 && slen <= 1, "len {n}, stats().len {slen}");
+            } else {
+                assert_eq!((n, slen), (1, 1), "len() of a channel that is always full");
+            }
+        },
+    );
+}
+
+/// `try_recv` on a channel that is always full (capacity 1) while a `force_send` swaps:
+/// the item or, at the swap's slot in flight, `Empty` (the documented false-empty of a
+/// slot in flight) — never `Closed`. Without `std` the send may refuse (`Full`, nothing
+/// evicted) while the oldest is mid-pop. Every item comes out exactly once.
+#[test]
+fn evict_then_full_try_recv_during_swap_never_closed() {
+    swap_observed(
+        |rx| rx.try_recv().map(id),
+        |r, o, rx| {
+            assert!(
+                !matches!(o, Err(TryRecvError::Closed)),
+                "try_recv on an open channel: {o:?}; force_send: {r:?}"
+            );
+            let mut got: Vec<usize> = o.ok().into_iter().collect();
+            while let Ok(v) = rx.try_recv() {
+                got.push(id(v));
+            }
+            let (evicted, refused) = match r {
+                Ok(evicted) => (evicted, None),
+                Err(v) => (None, Some(v)),
+            };
+            let mut all: Vec<usize> = got
+                .iter()
+                .chain(&evicted)
+                .chain(&refused)
+                .copied()
+                .collect();
+            all.sort_unstable();
+            assert_eq!(all, [0, 1], "got {got:?}, evicted {evicted:?}");
+        },
+    );
 }
 
 /// A sender that meets a swap in progress parks there without `std` (a slot in flight);
