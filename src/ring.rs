@@ -2,79 +2,109 @@
 //!
 //! This is the classic bounded MPMC queue (Vyukov's, in the form crossbeam's `ArrayQueue`
 //! made popular), written over a borrowed `&[Slot<T>]` so that a `static` array and a heap
-//! `Box<[Slot<T>]>` share one algorithm (see `storage.rs`).
+//! `Box<[Slot<T>]>` share one algorithm (see `storage.rs`), plus *reservations*: room
+//! taken now and filled later, by a send permit, without holding up the receivers.
 //!
 //! # Positions
 //!
-//! `head` (next position to pop) and `tail` (next position to push) are *positions*
-//! `lap | wait | mark | index`:
+//! `head` (next position to pop) and `tail` (next position to claim) are *positions*
+//! `lap | index`, with flags in the bits between. `tail` also carries `r`, the number of
+//! reservations outstanding:
 //!
 //! ```text
-//!   high bits                                       low bits
-//!   [ lap ......... ][ swap ][ wait ][ mark ][ index ]
-//!                                     ^ mark_bit = (cap + 1).next_power_of_two()
-//!                             ^ wait_bit = 2 * mark_bit
-//!                     ^ swap_bit = 4 * mark_bit
-//!   one_lap = 8 * mark_bit
+//!   high bits                                              low bits
+//!   [ lap ....... ][ r ....... ][ swap ][ wait ][ mark ][ index ]
+//!                                                 ^ mark_bit = (cap + 1).next_power_of_two()
+//!                                         ^ wait_bit = 2 * mark_bit
+//!                                 ^ swap_bit = 4 * mark_bit
+//!                  ^ r_unit = 8 * mark_bit (r < mark_bit, so r fits below the lap)
+//!   one_lap = r_unit * mark_bit
 //! ```
 //!
 //! `index` runs `0..cap`; after the last index the position jumps to index 0 of the next
 //! lap. Laps wrap around `usize` with `wrapping_add`, and every comparison below is an
 //! equality or a `wrapping_add`, so wrapping (a few seconds away on a 32-bit MCU) is
-//! harmless. The `mark` bit is only ever set in `tail`: it means *closed*, and a push can
-//! only claim a position by CAS on `tail`, so no push can slip in after the close. The
-//! `swap` bit, also only in `tail`, says a drop-oldest swap is in progress (invariant 6).
+//! harmless. The `mark` bit is only ever set in `tail`: it means *closed*, and a claim
+//! can only happen by CAS on `tail`, so no push can slip in after the close. The `swap`
+//! bit, also only in `tail`, says a drop-oldest swap is in progress (invariant 6).
 //!
 //! The `wait` bit is a flag, not part of the position: in `tail` it says *receivers may
 //! be waiting*, in `head` *senders may be waiting*. Waiters raise it (`raise_waiting`),
-//! the notifier that empties a wait list lowers it (`lower_waiting`), and every claim CAS carries it
-//! over unchanged and hands what it read to its caller. So a push learns whether to wake
-//! a receiver from the CAS it does anyway: no fence, no extra load (wait-list
-//! invariant 4b).
+//! the notifier that empties a wait list lowers it (`lower_waiting`), and every CAS on
+//! the word carries it over unchanged and hands what it read to its caller. So a push
+//! learns whether to wake a receiver from the CAS it does anyway: no fence, no extra
+//! load (wait-list invariant 4b).
 //!
 //! # Invariants
 //!
+//! Write `T` for `tail`'s position and `ready = T - r` (counted in positions).
+//!
 //! 1. Each slot's `stamp` says whose turn it is. For the position `p` that maps to the
-//!    slot: `stamp == p` → empty, a push at `p` may claim it; `stamp == p + 1` → full, a pop
-//!    at `p` may claim it. After a pop at `p` the stamp becomes `p + one_lap` (empty for the
-//!    next lap).
-//! 2. `head <= tail <= head + cap` in position order; `len = tail - head` (mark ignored).
-//! 3. A position is claimed by exactly one CAS (on `tail` to push, `head` to pop), and only
-//!    the claimer touches the slot's value until it stores the next stamp. So each value is
-//!    written once, read once, and dropped once.
-//! 4. Between claim and stamp store a slot is *in flight*. A push that finds its slot still
-//!    holding last lap's value while `head` has moved past it (a pop is in flight), or a
-//!    pop that finds its slot not yet written while `tail` has moved past it (a push is in
-//!    flight), waits with a bounded backoff, then reports `InFlight` (the try API says
-//!    Full / Empty). The ring never spins without bound (PITFALLS `skip-hang`); what a
-//!    waiting caller does next is the channel's choice (`chan/core.rs`, "Waiting out a
-//!    slot in flight"). A plain `try_send` can therefore see Full while one slot is
-//!    mid-pop (PITFALLS `false-full`): only after the backoff (~100 spins and a few
-//!    yields) has expired.
-//! 5. A position can be claimed now and published later (`claim`, then `fill` or `skip`):
-//!    that is how a send permit reserves its place in line. A permit marks its claimed
-//!    slot *reserved* (`mark_reserved`): stamp `p` with the `mark` bit set, so a pop that
-//!    meets it reports `Reserved` at once — the slot may stay unpublished for as long as
-//!    the permit is held, so nobody waits it out. A skipped position is a *hole*: its
-//!    stamp is `p + 1` with the `mark` bit set; a pop steps over it and frees the slot
-//!    without returning an item. The `mark` bit is set in a stamp only for these two.
-//!    The skipper itself steps over holes at the head (`pop_holes`), so a reservation
-//!    given back at the front of the line frees its slot at once; one behind queued
-//!    items frees its slot when the receivers reach it (it still counts in `len`).
-//! 6. **Drop-oldest is one step** ([`Ring::swap_oldest`]). On a full ring the oldest
-//!    position `tail - one_lap` maps to the very slot `tail` does. A swap first sets the
-//!    `swap` bit in `tail`, by CAS from the word it checked (open, no swap in progress,
-//!    the slot holding the oldest item, `head` at it): from then on no push can claim
-//!    (their CAS expects a word without the bit), no other swap can start, and every pop
-//!    or `positions()` that reads `tail` sees a swap in progress — a pop that reaches
-//!    `tail` treats the slot as in flight, never as empty or closed. Then it claims the
-//!    oldest item by CAS on `head`, moves it out, writes the new one, moves `tail` on
-//!    (clearing the bit, carrying over the wait flag and a close mark that may have
-//!    landed meanwhile: the swap took effect before that close), and publishes the
-//!    stamp. If a pop took the oldest item between the check and the head CAS, the swap
-//!    clears the bit and gives up (`Oldest::Raced`); the caller retries, and without
-//!    `std` wakes whoever parked at the bit. With `std`, `positions()` waits a swap out,
-//!    so `len` stays `cap` across it and the totals never step back.
+//!    slot: `stamp == p` → empty, a claim at `p` may take it; `stamp == p + 1` → full, a
+//!    pop at `p` may take it. After a pop at `p` the stamp becomes `p + one_lap` (empty
+//!    for the next lap). Stamps carry no flag bits.
+//! 2. `head <= ready <= T <= head + cap` in position order. Positions `head..ready` are
+//!    items (published, or being written: in flight), `ready..T` are the `r`
+//!    reservations: claimed room, never written, their stamps still "empty". So
+//!    `len = ready - head`, and items plus reservations never exceed `cap`: a claim
+//!    takes the slot at `T` only if its stamp says empty, exactly as in the plain ring.
+//! 3. A slot is written by exactly one thread: the one whose CAS on `tail` moved `ready`
+//!    past its position (below). It is read by exactly one thread: the one whose CAS on
+//!    `head` claimed its position. Each touches the value only until it stores the next
+//!    stamp. So each value is written once, read once, and dropped once.
+//! 4. Between that CAS and the stamp store a slot is *in flight*. No user code runs in
+//!    that window. A claim that finds its slot still holding last lap's item while
+//!    `head` has moved past it (a pop in flight), or a pop that finds its slot not yet
+//!    written while `ready` has moved past it (a write in flight), waits with a bounded
+//!    backoff, then reports `InFlight` (the try API says Full / Empty). The ring never
+//!    spins without bound (PITFALLS `skip-hang`); what a waiting caller does next is the
+//!    channel's choice (`chan/core.rs`, "Waiting out a slot in flight"). A plain
+//!    `try_send` can therefore see Full while one slot is mid-pop (PITFALLS
+//!    `false-full`): only after the backoff (~100 spins and a few yields) has expired.
+//! 5. **Reservations take room, not a place in line.** Every change of `tail` is one
+//!    CAS (or RMW) on the word that holds both `T` and `r`, so `ready` moves only
+//!    forward and by exactly one write per step:
+//!
+//!    | operation | `tail` word | writes position |
+//!    |---|---|---|
+//!    | push | `(T, r)` → `(T + 1, r)`, slot `T` empty | `ready` (`T` when `r == 0`) |
+//!    | reserve | `(T, r)` → `(T + 1, r + 1)`, slot `T` empty | nothing |
+//!    | send a reservation | `(T, r)` → `(T, r - 1)` | `ready` |
+//!    | give one back | `(T, r)` → `(T - 1, r - 1)` | nothing |
+//!
+//!    A push while reservations are out writes at `ready` and moves the reserved room one
+//!    slot on; a reservation's item is written at `ready` when it is sent, so it queues
+//!    behind everything sent before it, as if sent then. Giving a reservation back
+//!    retracts `tail` over the last reserved position, never written, so its room is free
+//!    again at once. Pops stop at `ready`: a held reservation never holds up an item.
+//!    `ready` only moves forward, so a `tail` word that comes back to an old value means
+//!    the same state (the same written positions): a stale CAS that succeeds is a valid
+//!    one. With `r == 0` the word has no bits above the flags but the lap, and the
+//!    fast paths are the plain ring's: a push whose `tail` carries `r` or `swap` bits
+//!    fails the stamp comparison and goes to the slow path, at no cost.
+//! 6. **Drop-oldest is one step** ([`Ring::swap_oldest`]), and only with no reservation
+//!    out. On a full ring the oldest position `T - one_lap` maps to the very slot `T`
+//!    does. A swap first sets the `swap` bit in `tail`, by CAS from the word it checked
+//!    (open, `r == 0`, no swap in progress, the slot holding the oldest item, `head` at
+//!    it): from then on no claim can happen (their CAS expects a word without the bit),
+//!    so `r` stays 0, no other swap can start, and every pop or `positions()` that reads
+//!    `tail` sees a swap in progress — a pop that reaches `tail` treats the slot as in
+//!    flight, never as empty or closed. Then it claims the oldest item by CAS on `head`,
+//!    moves it out, writes the new one, moves `tail` on (clearing the bit, carrying over
+//!    the wait flag and a close mark that may have landed meanwhile: the swap took effect
+//!    before that close), and publishes the stamp. If a pop took the oldest item between
+//!    the check and the head CAS, the swap clears the bit and gives up
+//!    (`Oldest::Raced`); the caller retries, and without `std` wakes whoever parked at
+//!    the bit. With `std`, `positions()` waits a swap out, so `len` stays `cap` across it
+//!    and the totals never step back. With reservations out, room held by a permit is not
+//!    the oldest item's to give: the swap reports `Oldest::Reserved`.
+//!
+//! # Capacity
+//!
+//! `r` needs as many bits as the index, so the lap gets `usize::BITS - 3 - 2k` bits for
+//! `mark_bit = 2^k`. [`MAX_CAPACITY`] keeps at least one: 2^30 - 1 on 64-bit targets,
+//! 16,383 on 32-bit ones. Small rings keep many laps (capacity 64 on a 32-bit MCU: 15
+//! bits, 32,768 laps before the word repeats).
 //!
 //! # Orderings
 //!
@@ -82,15 +112,14 @@
 //! |---|---|---|
 //! | `head`/`tail` load to start an attempt | Relaxed | only a guess; the stamp check and the CAS validate it |
 //! | slot `stamp` load | Acquire | pairs with the Release stamp store of the slot's previous owner: a popper sees the pushed value; a pusher sees that the previous popper finished reading |
-//! | `head`/`tail` claim CAS | SeqCst | the claim takes part in the single total order with the fences of the full/empty checks, so a Full/Empty verdict is linearizable (a CAS is a full barrier on x86 anyway) |
+//! | `head`/`tail` claim CAS, a reservation's send (`fetch_sub`) and give-back CAS | SeqCst | each takes part in the single total order with the fences of the full/empty checks and the wait lists, so a Full/Empty verdict is linearizable (a CAS is a full barrier on x86 anyway) |
 //! | slot `stamp` store after write/read | Release | publishes the value (push) or the end of our read (pop) to the next owner |
 //! | `fence` before the full/empty re-read | SeqCst | orders "my stamp read said occupied/empty" before the read of the other end |
-//! | `mark_reserved` stamp store | Relaxed | publishes no value: a pop that reads it only reports `Reserved`, and the permit's later Release store (and fenced wake) is what a receiver waits for |
 //! | `raise_waiting`: `fetch_or(wait)` | SeqCst | an RMW on the word every claim CASes, so each claim either reads the flag or is read by the raiser (coherence alone decides; SeqCst keeps it in the total order with the wait list's fences) |
 //! | `lower_waiting`: `fetch_and(!wait)` | SeqCst | as for `raise_waiting`; done under the wait list's lock with the list empty |
 //! | `load` of the flag before raising | Relaxed | a raiser that sees the flag up skips its RMW: the flag was raised by a waiter still queued ahead of it, and stays up while any waiter is queued (see `chan/core.rs`) |
-//! | close: `fetch_or(mark)` on `tail` | SeqCst | one RMW on the word every push must CAS: a push either claimed before it or sees the mark; SeqCst keeps close in the total order the wait lists' fences rely on |
-//! | `len()` reads of `tail`, `head`, `tail` | SeqCst | a stable pair (tail unchanged around the head read) gives `head <= tail`, so `len` is always in `0..=cap` |
+//! | close: `fetch_or(mark)` on `tail` | SeqCst | one RMW on the word every claim must CAS: a claim either happened before it or sees the mark; SeqCst keeps close in the total order the wait lists' fences rely on |
+//! | `len()` reads of `tail`, `head`, `tail` | SeqCst | a stable pair (tail unchanged around the head read) gives `head <= ready`, so `len` is always in `0..=cap` |
 //! | `head` load in the full check | Relaxed | after the SeqCst fence; compared only for equality with `tail - one_lap` |
 //! | swap: `tail` load, `swap` bit CAS, head CAS, tail CAS | SeqCst | as a claim: the close mark and the receiver-wait flag are read in the total order, and a pop's SeqCst `tail` read after its fence sees a swap whose head CAS it saw (invariant 6) |
 //! | swap given up: `fetch_and(!swap)` | SeqCst | as `lower_waiting` |
@@ -99,9 +128,10 @@ use crate::loom::{fence, AtomicUsize, Backoff, Ordering, UnsafeCell};
 use core::mem::MaybeUninit;
 use crossbeam_utils::CachePadded;
 
-/// The largest capacity a channel can have: the position word needs a mark bit, a wait
-/// bit, a swap bit and at least one lap bit above the index.
-pub(crate) const MAX_CAPACITY: usize = usize::MAX >> 4;
+/// The largest capacity a channel can have (module docs, "Capacity"): with
+/// `mark_bit = 2^k`, the index, three flags, `r` (k bits) and at least one lap bit must
+/// fit in a `usize`. 2^30 - 1 on 64-bit targets, 16,383 on 32-bit ones.
+pub(crate) const MAX_CAPACITY: usize = (1 << ((usize::BITS as usize - 4) / 2)) - 1;
 
 /// One cell of the ring.
 pub(crate) struct Slot<T> {
@@ -109,7 +139,7 @@ pub(crate) struct Slot<T> {
     stamp: AtomicUsize,
     /// # Safety
     /// Initialized exactly when `stamp == position + 1` for the position that maps here,
-    /// and accessed only by the thread that claimed that position.
+    /// and accessed only by the thread that owns that position (invariant 3).
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
@@ -136,10 +166,10 @@ impl<T> Slot<T> {
 /// Why a push did not happen. The value always comes back.
 #[derive(Debug)]
 pub(crate) enum PushError<T> {
-    /// Every slot is taken.
+    /// Every slot is taken (by items or reservations).
     Full(T),
-    /// Every slot is taken, but the oldest is being read (or stepped over) right now; the
-    /// bounded backoff ran out first (invariant 4).
+    /// Every slot is taken, but the oldest is being read right now; the bounded backoff
+    /// ran out first (invariant 4).
     InFlight(T),
     /// The ring was closed.
     Closed(T),
@@ -148,29 +178,21 @@ pub(crate) enum PushError<T> {
 /// Why a pop returned nothing.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PopError {
-    /// Nothing to take now (or an item is still being written; see invariant 4).
+    /// Nothing to take now: no item is queued (reservations may be out; they never hold
+    /// up a pop, invariant 5).
     Empty,
-    /// Empty, closed, and no push in flight: nothing will ever come.
+    /// Empty, closed, no reservation out and no write in flight: nothing will ever come.
     Closed,
-    /// Stepped over a hole (an unused reservation): a slot was freed, no item taken.
-    /// `waiting`: the sender-wait flag was up when we did (see the module docs).
-    Hole {
-        /// The sender-wait flag, as our CAS on `head` read it.
-        waiting: bool,
-    },
-    /// The oldest slot is claimed and its push is mid-write, so nothing can be taken now,
-    /// though items may be queued behind it; the bounded backoff ran out first
-    /// (invariant 4).
+    /// The oldest position is being written (a push, a reservation's send, a swap), so
+    /// nothing can be taken now, though items may be queued behind it; the bounded
+    /// backoff ran out first (invariant 4).
     InFlight,
-    /// The oldest slot is reserved by a permit still held (invariant 5); items may be
-    /// queued behind it.
-    Reserved,
 }
 
-/// Why a position could not be claimed.
+/// Why room could not be claimed.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Claim {
-    /// Every slot is taken.
+    /// Every slot is taken (by items or reservations).
     Full,
     /// Every slot is taken, but the oldest is mid-pop (see invariant 4).
     InFlight,
@@ -183,9 +205,7 @@ pub(crate) enum Claim {
 pub(crate) enum Oldest {
     /// The ring is not full (or other operations moved it): try a plain push.
     Moved,
-    /// The oldest slot is a hole (a permit given back unused): step over it.
-    Hole,
-    /// The oldest slot is reserved by a held permit.
+    /// Reservations are out: their room is not the oldest item's to give (invariant 6).
     Reserved,
     /// The oldest slot is being written by a push, or another swap is in progress.
     InFlight,
@@ -205,16 +225,31 @@ pub(crate) enum End {
     Tail,
 }
 
+/// What a claim of the slot at `T` is for (invariant 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Take {
+    /// An item, written at `ready`.
+    Push,
+    /// Room for a later item: `r` goes up by one.
+    Reserve,
+}
+
 /// The positions of the ring. The slots live elsewhere and are passed in.
 pub(crate) struct Ring {
     /// Next position to pop.
     head: CachePadded<AtomicUsize>,
-    /// Next position to push, with the close mark.
+    /// Next position to claim, with the reservation count and the close mark.
     tail: CachePadded<AtomicUsize>,
     cap: usize,
     mark_bit: usize,
     wait_bit: usize,
     swap_bit: usize,
+    /// `r == 1` in the tail word.
+    r_unit: usize,
+    /// `r_unit.trailing_zeros()`.
+    r_shift: u32,
+    /// The bits of `r`.
+    r_mask: usize,
     one_lap: usize,
     /// The position the ring started at (lap `start_lap`, index 0); totals count from it.
     origin: usize,
@@ -230,10 +265,13 @@ impl core::fmt::Debug for Ring {
     }
 }
 
-/// Positions read at one instant: `head <= tail`.
+/// Positions read at one instant: `head <= ready <= tail`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Positions {
+    /// Items queued (`ready - head`).
     pub(crate) len: usize,
+    /// Reservations out (`r`).
+    pub(crate) reserved: usize,
     /// Items pushed since the ring was made (wraps on 32-bit targets; see `Stats`).
     pub(crate) pushed: u64,
     /// Items popped since the ring was made.
@@ -251,10 +289,12 @@ impl Ring {
             assert!(cap > 0, "sluicebox: channel capacity must be at least 1");
             assert!(
                 cap <= MAX_CAPACITY,
-                "sluicebox: channel capacity is larger than the maximum (usize::MAX / 16)"
+                "sluicebox: channel capacity is larger than the maximum \
+                 (2^30 - 1 on 64-bit targets, 16383 on 32-bit ones)"
             );
             let mark_bit = (cap + 1).next_power_of_two();
-            let one_lap = mark_bit * 8;
+            let r_unit = mark_bit * 8;
+            let one_lap = r_unit * mark_bit;
             let origin = start_lap.wrapping_mul(one_lap);
             Self {
                 head: CachePadded::new(AtomicUsize::new(origin)),
@@ -263,6 +303,9 @@ impl Ring {
                 mark_bit,
                 wait_bit: mark_bit * 2,
                 swap_bit: mark_bit * 4,
+                r_unit,
+                r_shift: r_unit.trailing_zeros(),
+                r_mask: (mark_bit - 1) * r_unit,
                 one_lap,
                 origin,
             }
@@ -271,7 +314,8 @@ impl Ring {
 
     /// The stamp slot `index` must start with in a ring made by `new(cap, start_lap)`.
     pub(crate) const fn initial_stamp(cap: usize, start_lap: usize, index: usize) -> usize {
-        let one_lap = (cap + 1).next_power_of_two() * 8;
+        let mark_bit = (cap + 1).next_power_of_two();
+        let one_lap = mark_bit * 8 * mark_bit;
         start_lap.wrapping_mul(one_lap).wrapping_add(index)
     }
 
@@ -280,7 +324,7 @@ impl Ring {
         self.cap
     }
 
-    /// The position after `pos` (which must carry no mark).
+    /// The position after `pos` (which must carry no flag and no `r`).
     #[inline]
     fn next(&self, pos: usize) -> usize {
         let index = pos & (self.mark_bit - 1);
@@ -291,6 +335,31 @@ impl Ring {
         }
     }
 
+    /// The position `n <= cap` before `pos` (which must carry no flag and no `r`).
+    #[inline]
+    fn back(&self, pos: usize, n: usize) -> usize {
+        let index = pos & (self.mark_bit - 1);
+        if index >= n {
+            pos - n
+        } else {
+            (pos & !(self.one_lap - 1))
+                .wrapping_sub(self.one_lap)
+                .wrapping_add(self.cap - (n - index))
+        }
+    }
+
+    /// The position in a `tail` word: flags and `r` removed.
+    #[inline]
+    fn position(&self, raw: usize) -> usize {
+        raw & !(self.mark_bit | self.wait_bit | self.swap_bit | self.r_mask)
+    }
+
+    /// The reservation count `r` in a `tail` word.
+    #[inline]
+    fn reserved_in(&self, raw: usize) -> usize {
+        (raw & self.r_mask) >> self.r_shift
+    }
+
     /// Pushes `value`, or gives it back. `Ok(waiting)`: the receiver-wait flag was up
     /// when our claim took effect. Always inlined (into `Chan::push`, and so into the
     /// send future): out of line it cost a call per async send (callgrind, tokio
@@ -299,8 +368,8 @@ impl Ring {
     pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<bool, PushError<T>> {
         match self.claim(slots) {
             Ok((pos, waiting)) => {
-                // SAFETY: `pos` was just claimed by us and is filled exactly once, here.
-                unsafe { self.fill(slots, pos, value) };
+                // SAFETY: our claim moved `ready` past `pos`: it is ours to write, once.
+                unsafe { self.write(slots, pos, value) };
                 Ok(waiting)
             }
             Err(Claim::Full) => Err(PushError::Full(value)),
@@ -309,28 +378,29 @@ impl Ring {
         }
     }
 
-    /// Claims the next push position. The slot stays in flight until
-    /// [`fill`](Self::fill) or [`skip`](Self::skip) publishes it; pops wait at it.
-    /// Returns the position and whether the receiver-wait flag was up.
+    /// Claims room for a push: the slot at `T`, and the position to write at (`ready`;
+    /// invariant 5). Returns that position and whether the receiver-wait flag was up.
     #[inline]
-    pub(crate) fn claim<T>(&self, slots: &[Slot<T>]) -> Result<(usize, bool), Claim> {
+    fn claim<T>(&self, slots: &[Slot<T>]) -> Result<(usize, bool), Claim> {
         debug_assert_eq!(slots.len(), self.cap);
-        // Fast path, small enough to inline into every send: the slot is free and our
-        // CAS wins. Anything else continues in `claim_slow` from the values read here, so
-        // every path does the same atomic accesses, in the same order, as the one loop it
-        // was before the split. Orderings as in `claim_slow`.
+        // Fast path, small enough to inline into every send: no reservation out, no
+        // swap, the slot is free and our CAS wins. Anything else continues in
+        // `claim_slow` from the values read here, so every path does the same atomic
+        // accesses, in the same order, as one loop would. Orderings as in `claim_slow`.
         // Relaxed: a guess, validated by the stamp check and the CAS.
         let raw = self.tail.load(Ordering::Relaxed);
         if raw & self.mark_bit != 0 {
             return Err(Claim::Closed);
         }
+        // With `r` or the swap bit set, `tail` is no stamp value: the comparison below
+        // sends us to the slow path without a separate test.
         let tail = raw & !self.wait_bit;
         // Acquire: as in `claim_slow`.
         let stamp = slots[tail & (self.mark_bit - 1)]
             .stamp
             .load(Ordering::Acquire);
         if stamp != tail {
-            return self.claim_slow(slots, raw, Some(stamp));
+            return self.claim_slow(slots, raw, Some(stamp), Take::Push);
         }
         let new_raw = self.next(tail) | (raw & self.wait_bit);
         // SeqCst on success: see the module's ordering table.
@@ -339,13 +409,26 @@ impl Ring {
             .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
         {
             Ok(_) => Ok((tail, raw & self.wait_bit != 0)),
-            Err(current) => self.claim_slow(slots, current, None),
+            Err(current) => self.claim_slow(slots, current, None, Take::Push),
         }
     }
 
-    /// [`claim`](Self::claim) past its fast path: the loop, entered with `raw` (the
-    /// position word last read) and, if the fast path read it, the stamp of `raw`'s slot
-    /// (`None`: the fast path lost its CAS, and `raw` is what the CAS read).
+    /// Reserves room for one item, to be sent with [`send_reserved`](Self::send_reserved)
+    /// or given back with [`give_back`](Self::give_back) (invariant 5).
+    pub(crate) fn reserve<T>(&self, slots: &[Slot<T>]) -> Result<(), Claim> {
+        // Relaxed: a guess, validated by the stamp check and the CAS.
+        let raw = self.tail.load(Ordering::Relaxed);
+        // Acquire: as in `claim_slow`.
+        let stamp = slots[raw & (self.mark_bit - 1)]
+            .stamp
+            .load(Ordering::Acquire);
+        self.claim_slow(slots, raw, Some(stamp), Take::Reserve)
+            .map(drop)
+    }
+
+    /// A claim past the fast path: the loop, entered with `raw` (the `tail` word last
+    /// read) and, if the caller read it, the stamp of `raw`'s slot (`None`: the caller
+    /// lost its CAS, and `raw` is what the CAS read).
     #[cold]
     #[inline(never)]
     fn claim_slow<T>(
@@ -353,6 +436,7 @@ impl Ring {
         slots: &[Slot<T>],
         mut raw: usize,
         mut read: Option<usize>,
+        take: Take,
     ) -> Result<(usize, bool), Claim> {
         let backoff = Backoff::new();
         if read.is_none() {
@@ -373,15 +457,22 @@ impl Ring {
                 raw = self.tail.load(Ordering::Relaxed);
                 continue;
             }
-            let tail = raw & !self.wait_bit;
+            let tail = self.position(raw);
+            let r = self.reserved_in(raw);
             let slot = &slots[tail & (self.mark_bit - 1)];
             // Acquire: see the previous popper's read of this slot finish before we write.
             let stamp = read
                 .take()
                 .unwrap_or_else(|| slot.stamp.load(Ordering::Acquire));
             if stamp == tail {
-                // The flag rides along unchanged.
-                let new_raw = self.next(tail) | (raw & self.wait_bit);
+                let r_after = match take {
+                    Take::Push => r,
+                    // Cannot overflow `r`'s bits: `r < cap < mark_bit` while a slot is
+                    // free (invariant 2).
+                    Take::Reserve => r + 1,
+                };
+                // The wait flag rides along unchanged.
+                let new_raw = self.next(tail) | (r_after << self.r_shift) | (raw & self.wait_bit);
                 // SeqCst on success: see the module's ordering table.
                 match self.tail.compare_exchange_weak(
                     raw,
@@ -389,15 +480,15 @@ impl Ring {
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => return Ok((tail, raw & self.wait_bit != 0)),
+                    Ok(_) => return Ok((self.back(tail, r), raw & self.wait_bit != 0)),
                     Err(current) => {
                         raw = current;
                         backoff.spin();
                     }
                 }
             } else if self.holds_last_lap(stamp, tail) {
-                // The slot still holds last lap's item (or hole), or last lap's claim is
-                // still unpublished (a held `Permit`): full, or it is mid-pop / mid-fill.
+                // The slot still holds last lap's item, or last lap's write is still in
+                // flight: full, or it is mid-pop / mid-write.
                 // SeqCst fence: order the stamp read before the head read.
                 fence(Ordering::SeqCst);
                 // Relaxed: ordered by the fence above; only compared for equality.
@@ -412,7 +503,7 @@ impl Ring {
                 // Relaxed: a fresh guess, as above.
                 raw = self.tail.load(Ordering::Relaxed);
             } else {
-                // Our `tail` is stale: another push claimed it meanwhile.
+                // Our `tail` is stale: another claim moved it meanwhile.
                 backoff.spin();
                 // Relaxed: a fresh guess, as above.
                 raw = self.tail.load(Ordering::Relaxed);
@@ -420,55 +511,87 @@ impl Ring {
         }
     }
 
-    /// Whether `stamp`, found at the slot of push position `tail`, is last lap's: an item,
-    /// a hole, or a claim not yet published (plain or reserved).
+    /// Whether `stamp`, found at the slot of claim position `tail`, is last lap's: an
+    /// item, or a write not yet published.
     #[inline]
     fn holds_last_lap(&self, stamp: usize, tail: usize) -> bool {
         let then = stamp.wrapping_add(self.one_lap);
-        then == tail.wrapping_add(1)
-            || then == tail.wrapping_add(1) | self.mark_bit
-            || then == tail
-            || then == tail | self.mark_bit
+        then == tail.wrapping_add(1) || then == tail
     }
 
-    /// Marks claimed position `pos` as reserved: pops meeting it report
-    /// [`PopError::Reserved`] at once instead of waiting it out (invariant 5).
+    /// Sends `value` with a reservation: it is written at `ready` and queues behind
+    /// everything sent before (invariant 5). Works on a closed ring too: the reservation
+    /// was made before the close. Returns `true` if this was the last reservation of a
+    /// closed ring: once its item is popped, the ring's end can be seen.
     ///
     /// # Safety
-    /// `pos` was returned by [`claim`](Self::claim) on this ring and has not been filled
-    /// or skipped.
-    pub(crate) unsafe fn mark_reserved<T>(&self, slots: &[Slot<T>], pos: usize) {
-        let slot = &slots[pos & (self.mark_bit - 1)];
-        // Relaxed: see the module's ordering table.
-        slot.stamp.store(pos | self.mark_bit, Ordering::Relaxed);
+    /// The caller owns a reservation made by [`reserve`](Self::reserve) on this ring and
+    /// consumes it here: each reservation is sent or given back once.
+    pub(crate) unsafe fn send_reserved<T>(&self, slots: &[Slot<T>], value: T) -> bool {
+        // SeqCst: see the module's ordering table. The caller's reservation is counted in
+        // `r`, so this lowers `r` by one and borrows from no other bits; `tail` does not
+        // move, and no swap is in progress while `r > 0` (invariant 6).
+        let raw = self.tail.fetch_sub(self.r_unit, Ordering::SeqCst);
+        let r = self.reserved_in(raw);
+        debug_assert!(r >= 1, "sluicebox: a reservation sent that was not made");
+        let pos = self.back(self.position(raw), r);
+        // SAFETY: our RMW moved `ready` past `pos` (`ready` was `T - r`, is now
+        // `T - (r - 1)`), so it is ours to write, once (invariant 3).
+        unsafe { self.write(slots, pos, value) };
+        r == 1 && raw & self.mark_bit != 0
     }
 
-    /// Publishes `value` at claimed position `pos`.
+    /// Gives a reservation back: `tail` retracts over the last reserved position, whose
+    /// room is free again at once (invariant 5). Returns `true` if this was the last
+    /// reservation of a closed ring, as for [`send_reserved`](Self::send_reserved).
     ///
     /// # Safety
-    /// `pos` was returned by [`claim`](Self::claim) on this ring and has not been filled
-    /// or skipped.
+    /// As for [`send_reserved`](Self::send_reserved).
+    pub(crate) unsafe fn give_back(&self) -> bool {
+        // Relaxed: a guess, validated by the CAS.
+        let mut raw = self.tail.load(Ordering::Relaxed);
+        loop {
+            let r = self.reserved_in(raw);
+            debug_assert!(
+                r >= 1,
+                "sluicebox: a reservation given back that was not made"
+            );
+            // `T - 1` is reserved (`r >= 1`), never written: its stamp still says empty,
+            // so retracting over it needs no stamp store.
+            let new_raw = self.prev(self.position(raw))
+                | ((r - 1) << self.r_shift)
+                | (raw & (self.wait_bit | self.mark_bit));
+            // SeqCst on success: see the module's ordering table.
+            match self
+                .tail
+                .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => return r == 1 && raw & self.mark_bit != 0,
+                Err(current) => raw = current,
+            }
+        }
+    }
+
+    /// The position before `pos` (which must carry no flag and no `r`).
     #[inline]
-    pub(crate) unsafe fn fill<T>(&self, slots: &[Slot<T>], pos: usize, value: T) {
+    fn prev(&self, pos: usize) -> usize {
+        self.back(pos, 1)
+    }
+
+    /// Writes `value` at position `pos` and publishes it.
+    ///
+    /// # Safety
+    /// `pos` is ours to write (invariant 3): a claim or a reservation's send moved
+    /// `ready` past it, and it has not been written since.
+    #[inline]
+    unsafe fn write<T>(&self, slots: &[Slot<T>], pos: usize, value: T) {
         let slot = &slots[pos & (self.mark_bit - 1)];
-        // SAFETY: the caller claimed `pos`; its stamp said the slot is empty for this lap
-        // (invariant 1), so nobody else reads or writes the value until we store the next
-        // stamp (invariant 3).
+        // SAFETY: the caller's contract; the slot's stamp said empty for this lap when
+        // its room was claimed (invariant 1), and nobody else reads or writes the value
+        // until we store the next stamp (invariant 3).
         slot.value.with_mut(|p| unsafe { (*p).write(value) });
         // Release: publish the value to the popper's Acquire stamp load.
         slot.stamp.store(pos.wrapping_add(1), Ordering::Release);
-    }
-
-    /// Publishes claimed position `pos` as a hole: pops step over it (a reservation given
-    /// back unused).
-    ///
-    /// # Safety
-    /// As for [`fill`](Self::fill).
-    pub(crate) unsafe fn skip<T>(&self, slots: &[Slot<T>], pos: usize) {
-        let slot = &slots[pos & (self.mark_bit - 1)];
-        // Release: as in `fill`. The mark bit flags the hole (invariant 5).
-        slot.stamp
-            .store(pos.wrapping_add(1) | self.mark_bit, Ordering::Release);
     }
 
     /// Pops the oldest item. `Ok((item, waiting))`: `waiting` is the sender-wait flag as
@@ -552,48 +675,28 @@ impl Ring {
                         backoff.spin();
                     }
                 }
-            } else if stamp == head.wrapping_add(1) | self.mark_bit {
-                // A hole: a reservation given back. Step over it; the caller wakes a
-                // sender for the slot this frees.
-                let new_raw = self.next(head) | (raw & self.wait_bit);
-                // SeqCst on success: as for a pop.
-                if let Err(current) = self.head.compare_exchange_weak(
-                    raw,
-                    new_raw,
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    raw = current;
-                    backoff.spin();
-                    continue;
-                }
-                // Release: tell the next lap's pusher the slot is free.
-                slot.stamp
-                    .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                return Err(PopError::Hole {
-                    waiting: raw & self.wait_bit != 0,
-                });
-            } else if stamp == head | self.mark_bit {
-                // Reserved by a held permit: its publish will wake a receiver.
-                return Err(PopError::Reserved);
-            } else if stamp == head
-                || stamp.wrapping_add(self.one_lap) == head.wrapping_add(1)
-                || stamp.wrapping_add(self.one_lap) == head.wrapping_add(1) | self.mark_bit
-            {
-                // Not written for this lap: empty, or a push is in flight. (The last two
-                // cases: last lap's pop of this slot has not stored its stamp yet.)
+            } else if stamp == head || stamp.wrapping_add(self.one_lap) == head.wrapping_add(1) {
+                // Not written for this lap: empty (perhaps reserved), or a write is in
+                // flight. (The second case: last lap's pop of this slot has not stored
+                // its stamp yet.)
                 // SeqCst fence: order the stamp read before the tail read.
                 fence(Ordering::SeqCst);
-                // SeqCst: the close mark and the claim must be read in the total order.
+                // SeqCst: the close mark and the claims must be read in the total order.
                 let tail = self.tail.load(Ordering::SeqCst);
-                // With the swap bit up the position differs, so a drop-oldest swap that
-                // is placing its item at `head` reads as in flight (invariant 6).
-                if tail & !(self.mark_bit | self.wait_bit) == head {
-                    return Err(if tail & self.mark_bit != 0 {
-                        PopError::Closed
-                    } else {
-                        PopError::Empty
-                    });
+                // A drop-oldest swap that is placing its item at `head` reads as in
+                // flight (invariant 6).
+                if tail & self.swap_bit == 0 {
+                    let r = self.reserved_in(tail);
+                    if self.back(self.position(tail), r) == head {
+                        // Nothing written at or past `head`. Closed only once no
+                        // reservation is out: a permit taken before the close may still
+                        // send.
+                        return Err(if tail & self.mark_bit != 0 && r == 0 {
+                            PopError::Closed
+                        } else {
+                            PopError::Empty
+                        });
+                    }
                 }
                 if backoff.is_completed() {
                     return Err(PopError::InFlight);
@@ -610,9 +713,10 @@ impl Ring {
         }
     }
 
-    /// Drop-oldest in one step (invariant 6): if the ring is full and its oldest slot
-    /// holds a published item, takes that item out and puts `value` in its place, at the
-    /// push position, so the ring stays full and nothing else is evicted or lost.
+    /// Drop-oldest in one step (invariant 6): if the ring is full of items (no
+    /// reservation out) and its oldest slot holds a published item, takes that item out
+    /// and puts `value` in its place, at the push position, so the ring stays full and
+    /// nothing else is evicted or lost.
     ///
     /// `Ok((old, waiting))`: swapped; `waiting` is the receiver-wait flag, as our tail
     /// CAS read it. `Err((value, why))`: nothing changed.
@@ -629,24 +733,19 @@ impl Ring {
         if raw_tail & self.swap_bit != 0 {
             return Err((value, Oldest::InFlight));
         }
+        if raw_tail & self.r_mask != 0 {
+            return Err((value, Oldest::Reserved));
+        }
         let tail = raw_tail & !self.wait_bit;
         let oldest = tail.wrapping_sub(self.one_lap);
         let slot = &slots[tail & (self.mark_bit - 1)];
         // Acquire: see the oldest item's pusher write it (we may move it out below).
         let stamp = slot.stamp.load(Ordering::Acquire);
-        let why = if stamp == oldest.wrapping_add(1) {
-            None
-        } else if stamp == oldest.wrapping_add(1) | self.mark_bit {
-            Some(Oldest::Hole)
-        } else if stamp == oldest | self.mark_bit {
-            Some(Oldest::Reserved)
-        } else if stamp == oldest {
-            Some(Oldest::InFlight)
-        } else {
-            Some(Oldest::Moved)
-        };
-        if let Some(why) = why {
-            return Err((value, why));
+        if stamp == oldest {
+            return Err((value, Oldest::InFlight));
+        }
+        if stamp != oldest.wrapping_add(1) {
+            return Err((value, Oldest::Moved));
         }
         // Relaxed: a guess, validated by the CAS on `head` below.
         let raw_head = self.head.load(Ordering::Relaxed);
@@ -654,7 +753,7 @@ impl Ring {
             return Err((value, Oldest::Moved));
         }
         // SeqCst: announce the swap in `tail` (invariant 6). From the exact word we
-        // checked: no push, close or other swap came between.
+        // checked: no claim, close or other swap came between, and `r` is 0.
         if self
             .tail
             .compare_exchange(
@@ -670,7 +769,7 @@ impl Ring {
         let new_head = self.next(oldest) | (raw_head & self.wait_bit);
         // SeqCst on success: as for a pop. Winning it, we own the slot: its stamp still
         // says "last lap's item", so no pop can take `oldest` (head has moved past it)
-        // and no push can claim `tail` (the swap bit) until we are done.
+        // and no claim can take `tail` (the swap bit) until we are done.
         if self
             .head
             .compare_exchange(raw_head, new_head, Ordering::SeqCst, Ordering::Relaxed)
@@ -688,7 +787,8 @@ impl Ring {
         // SAFETY: as above: the slot is ours and now holds no item.
         slot.value.with_mut(|p| unsafe { (*p).write(value) });
         // Move `tail` past our position, clearing the swap bit. Only flags can change
-        // meanwhile (a close, a waiter's flag): carry them over.
+        // meanwhile (a close, a waiter's flag): carry them over. `r` stays 0: no claim
+        // can happen while the bit is up.
         let mut raw = raw_tail | self.swap_bit;
         let waiting = loop {
             let new_raw = self.next(tail) | (raw & (self.wait_bit | self.mark_bit));
@@ -704,38 +804,6 @@ impl Ring {
         // Release: publish our item to the popper's Acquire stamp load.
         slot.stamp.store(tail.wrapping_add(1), Ordering::Release);
         Ok((old, waiting))
-    }
-
-    /// Steps `head` over the holes at the front of the ring, and nothing else: a
-    /// reservation given back at the head frees its slot at once, without waiting for a
-    /// receiver to pass it. Returns how many holes it stepped over. Safe to race with
-    /// pops (each hole is stepped over by exactly one CAS, as in [`pop`](Self::pop)).
-    pub(crate) fn pop_holes<T>(&self, slots: &[Slot<T>]) -> usize {
-        let mut stepped = 0;
-        loop {
-            // Relaxed: a guess, validated by the stamp check and the CAS.
-            let raw = self.head.load(Ordering::Relaxed);
-            let head = raw & !self.wait_bit;
-            let slot = &slots[head & (self.mark_bit - 1)];
-            // Acquire: as in `pop` (the hole's publisher released its stamp).
-            let stamp = slot.stamp.load(Ordering::Acquire);
-            if stamp != head.wrapping_add(1) | self.mark_bit {
-                return stepped;
-            }
-            let new_raw = self.next(head) | (raw & self.wait_bit);
-            // SeqCst on success: as for a pop. On failure somebody else moved `head` (or
-            // the flag): look again.
-            if self
-                .head
-                .compare_exchange(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-            {
-                // Release: tell the next lap's pusher the slot is free.
-                slot.stamp
-                    .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                stepped += 1;
-            }
-        }
     }
 
     /// Raises the wait flag in `end`'s word (see the module docs): `Tail` for waiting
@@ -781,6 +849,21 @@ impl Ring {
         laps.wrapping_mul(self.cap as u64).wrapping_add(index)
     }
 
+    /// Positions from `from` to `to` (`from <= to <= from + cap`).
+    fn distance(&self, from: usize, to: usize) -> usize {
+        let from_index = from & (self.mark_bit - 1);
+        let to_index = to & (self.mark_bit - 1);
+        if from_index < to_index {
+            to_index - from_index
+        } else if from_index > to_index {
+            self.cap - from_index + to_index
+        } else if from == to {
+            0
+        } else {
+            self.cap
+        }
+    }
+
     /// A consistent read of both ends.
     ///
     /// A drop-oldest swap in progress (invariant 6) has taken the oldest item, or is
@@ -797,31 +880,21 @@ impl Ring {
             let tail = self.tail.load(Ordering::SeqCst);
             let head = self.head.load(Ordering::SeqCst) & !self.wait_bit;
             let again = self.tail.load(Ordering::SeqCst);
-            // A flag raised or lowered meanwhile does not move the position.
+            // A flag raised or lowered meanwhile moves neither `ready` nor `r`.
             if again & !flags != tail & !flags
                 || (crate::chan::WAIT_OUT_IN_FLIGHT && again & self.swap_bit != 0)
             {
                 backoff.snooze();
                 continue;
             }
-            let closed = again & self.mark_bit != 0;
-            let tail = tail & !flags;
-            let head_index = head & (self.mark_bit - 1);
-            let tail_index = tail & (self.mark_bit - 1);
-            let len = if head_index < tail_index {
-                tail_index - head_index
-            } else if head_index > tail_index {
-                self.cap - head_index + tail_index
-            } else if tail == head {
-                0
-            } else {
-                self.cap
-            };
+            let reserved = self.reserved_in(again);
+            let ready = self.back(self.position(again), reserved);
             return Positions {
-                len,
-                pushed: self.count(tail),
+                len: self.distance(head, ready),
+                reserved,
+                pushed: self.count(ready),
                 popped: self.count(head),
-                closed,
+                closed: again & self.mark_bit != 0,
             };
         }
     }
@@ -830,9 +903,8 @@ impl Ring {
         self.positions().len
     }
 
-    /// Pops and drops items (stepping over holes) until the ring is empty or the next
-    /// slot is reserved by a permit. A push in flight is waited out if `wait_in_flight`,
-    /// else the drain stops there too.
+    /// Pops and drops items until the ring is empty. A write in flight is waited out if
+    /// `wait_in_flight`, else the drain stops there too.
     ///
     /// If an item's `Drop` panics, the remaining items are still dropped before the panic
     /// goes on (a second panic aborts, as for `Vec`), and no item is dropped twice:
@@ -862,11 +934,8 @@ impl Ring {
         loop {
             match self.pop(slots) {
                 Ok((item, _)) => drop(item),
-                Err(PopError::Hole { .. }) => {}
                 Err(PopError::InFlight) if wait_in_flight => crate::loom::spin_hint(),
-                Err(
-                    PopError::Empty | PopError::Closed | PopError::InFlight | PopError::Reserved,
-                ) => return,
+                Err(PopError::Empty | PopError::Closed | PopError::InFlight) => return,
             }
         }
     }

@@ -2,33 +2,35 @@
 
 /// A snapshot of a channel, from [`stats`](crate::Sender::stats).
 ///
-/// `len`, `sent` and `received` come from one consistent read of the ring's two ends, so
-/// `sent - received == len` and `len <= capacity` always hold in a snapshot. The other
-/// fields are read right after and may be a moment newer. Totals never go backwards
-/// (with a 64-bit `usize`; for 32-bit targets see below).
+/// `len`, `reserved`, `sent` and `received` come from one consistent read of the ring's
+/// two ends, so `sent - received == len` and `len + reserved <= capacity` always hold in
+/// a snapshot. The other fields are read right after and may be a moment newer.
 ///
 /// Reading a snapshot costs the channel nothing on its fast path: `sent` and `received`
 /// are derived from the ring's positions; `rejected` and `evicted` are counted only on
-/// their slow paths. On targets with a 32-bit `usize` the totals wrap: `sent` and
-/// `received`, which are derived from the ring's 32-bit positions, after between 2²⁹ and
-/// 2³⁰ items depending on the capacity (`cap × 2³² / (4 × (cap + 1).next_power_of_two())`),
-/// and `rejected` / `evicted` after 2³². Across such a wrap a total goes down, and
-/// `sent - received == len` fails for the snapshots between the two ends' wraps.
+/// their slow paths. Derived from positions, `sent` and `received` wrap after
+/// `capacity × 2^B / (8 × m²)` items, where `B` is the width of `usize` and
+/// `m = (capacity + 1).next_power_of_two()`: on 64-bit targets after 2^51 items at
+/// capacity 256 and 2^39 at capacity 2^20, on 32-bit ones after 2^23 items at capacity
+/// 16 and 2^19 at 256; `rejected` and `evicted` wrap after 2^B. Across
+/// such a wrap a total goes down, and `sent - received == len` fails for the snapshots
+/// between the two ends' wraps. Rates computed with `wrapping_sub` over a window shorter
+/// than the wrap are exact.
 ///
-/// A send [`Permit`](crate::Permit) takes its slot when it is reserved: it counts in
-/// `sent` and `len` from then on. A permit dropped unused leaves a gap that a receiver
-/// steps over, which counts in `received` (a gap at the front of the line is stepped over
-/// at once by the drop itself). So `sent` and `received` count slots that went through
-/// the line; they exceed the items by the number of permits dropped unused.
+/// A send [`Permit`](crate::Permit) takes room, not an item: while it is held it counts
+/// in `reserved`, and in `sent` and `len` only once it sends. A permit dropped unused
+/// counts nowhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Slots in use now: items queued, plus permits reserved but not yet sent (and
-    /// permits dropped unused that receivers have not stepped over yet).
+    /// Items queued now, ready for the receivers.
     pub len: usize,
+    /// Room held by send permits not yet sent or dropped. Senders wait when
+    /// `len + reserved == capacity`.
+    pub reserved: usize,
     /// The bound.
     pub capacity: usize,
-    /// Items ever accepted into the channel (plus permits ever reserved).
+    /// Items ever accepted into the channel (by sends, `force_send` and permits).
     pub sent: u64,
     /// Items ever taken out of the channel: by receivers, by `force_send` evictions, and by
     /// the drain when the last receiver is dropped.
@@ -50,14 +52,17 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// How full the channel is, from 0.0 to 1.0.
+    /// How much of the room is in use, by items and by permits, from 0.0 to 1.0: at
+    /// 1.0 senders wait.
     ///
     /// ```
     /// let (tx, _rx) = sluicebox::bounded::<u8>(4);
     /// tx.try_send(1).unwrap();
     /// assert_eq!(tx.stats().fill_ratio(), 0.25);
+    /// let _permit = tx.try_reserve().unwrap();
+    /// assert_eq!(tx.stats().fill_ratio(), 0.5);
     /// ```
     pub fn fill_ratio(&self) -> f64 {
-        self.len as f64 / self.capacity as f64
+        (self.len + self.reserved) as f64 / self.capacity as f64
     }
 }

@@ -426,13 +426,12 @@ fn handoff_recv_stream_dropped_while_queued() {
 }
 
 // ---------------------------------------------------------------------------------------
-// handoff, hol: the baton behind a held permit (wait-list invariant 3a)
+// hol, handoff: a held permit holds room, not a place in line
 // ---------------------------------------------------------------------------------------
 
-/// Receivers parked behind a permit held at the head (from `try_reserve`), items sent
-/// behind it: the first receiver is woken, stops at the permit, and parks again; when the
-/// permit is sent, each receiver that completes wakes the next while items are left.
-fn baton_behind_held_permit<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<Job, R>) {
+/// Receivers parked while a permit is held: each item sent wakes one receiver, which
+/// returns it at once; the permit's item queues when it is sent. One wake per item.
+fn permit_holds_no_receiver_up<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<Job, R>) {
     let ledger = Ledger::new(3);
     {
         let permit = tx.try_reserve().unwrap();
@@ -440,41 +439,17 @@ fn baton_behind_held_permit<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver
         for t in &mut r {
             t.pending();
         }
-        for (id, label) in [(1, "one"), (2, "two")] {
-            tx.try_send(ledger.job(id, label)).unwrap();
-            assert_wakes!(
-                [r[0], r[1], r[2]],
-                [id, 0, 0],
-                "FIFO: the first receiver is woken"
-            );
-            // It stops at the permit's slot and parks again, first in line.
-            r[0].pending();
-        }
-        assert_eq!(
-            rx.try_recv().err(),
-            Some(TryRecvError::Empty),
-            "held permit first"
-        );
+        tx.try_send(ledger.job(1, "one")).unwrap();
+        assert_wakes!([r[0], r[1], r[2]], [1, 0, 0], "FIFO: the first is woken");
+        assert_eq!(run(r[0].ready()), "one", "not held up by the permit");
+        tx.try_send(ledger.job(2, "two")).unwrap();
+        assert_wakes!([r[0], r[1], r[2]], [1, 1, 0]);
+        assert_eq!(run(r[1].ready()), "two");
+        assert_eq!(rx.try_recv().err(), Some(TryRecvError::Empty));
         permit.send(ledger.job(0, "zero"));
-        assert_wakes!(
-            [r[0], r[1], r[2]],
-            [3, 0, 0],
-            "the permit's item wakes the first"
-        );
-        assert_eq!(run(r[0].ready()), "zero");
-        assert_wakes!(
-            [r[0], r[1], r[2]],
-            [3, 1, 0],
-            "two items left: the baton goes on"
-        );
-        assert_eq!(run(r[1].ready()), "one");
-        assert_wakes!(
-            [r[0], r[1], r[2]],
-            [3, 1, 1],
-            "one item left: the baton goes on"
-        );
-        assert_eq!(run(r[2].ready()), "two");
-        assert_wakes!([r[0], r[1], r[2]], [3, 1, 1], "nothing left: no more wakes");
+        assert_wakes!([r[0], r[1], r[2]], [1, 1, 1], "the permit's item wakes one");
+        assert_eq!(run(r[2].ready()), "zero");
+        assert_wakes!([r[0], r[1], r[2]], [1, 1, 1], "one wake per item");
     }
     assert_eq!(rx.try_recv().err(), Some(TryRecvError::Empty));
     drop((tx, rx));
@@ -482,35 +457,34 @@ fn baton_behind_held_permit<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver
 }
 
 #[test]
-fn handoff_baton_behind_held_permit() {
-    on_every_storage!(baton_behind_held_permit, 4);
+fn hol_permit_holds_no_receiver_up() {
+    on_every_storage!(permit_holds_no_receiver_up, 4);
 }
 
-/// As above, with the receiver that swallowed the item's wakeup cancelled before the
-/// permit is published: it passes the baton on, and the chain still reaches a receiver
-/// for every item.
-fn baton_carrier_dropped<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<Job, R>) {
+/// A receiver woken for an item is cancelled before it polls, while a permit is held: it
+/// hands the wakeup on, and the next receiver gets the item; the permit's item goes to
+/// the one after.
+fn woken_receiver_dropped_beside_permit<R: ChannelRef<Job>>(
+    tx: Sender<Job, R>,
+    rx: Receiver<Job, R>,
+) {
     let ledger = Ledger::new(2);
     {
         let mut r1 = Task::new(rx.recv());
         let mut r2 = Task::new(rx.recv());
+        let mut r3 = Task::new(rx.recv());
         r1.pending();
         r2.pending();
+        r3.pending();
         let permit = tx.try_reserve().unwrap();
         tx.try_send(ledger.job(1, "one")).unwrap();
-        assert_wakes!([r1, r2], [1, 0]);
-        r1.pending(); // stops at the permit: a carrier now
+        assert_wakes!([r1, r2, r3], [1, 0, 0]);
         r1.cancel();
-        assert_wakes!([r1, r2], [1, 1], "the dropped carrier passes the baton on");
-        r2.pending(); // stops at the permit too
-        let mut r3 = Task::new(rx.recv());
-        r3.pending();
-        assert_wakes!([r1, r2, r3], [1, 1, 0]);
+        assert_wakes!([r1, r2, r3], [1, 1, 0], "the dropped receiver hands it on");
+        assert_eq!(run(r2.ready()), "one");
         permit.send(ledger.job(0, "zero"));
-        assert_wakes!([r1, r2, r3], [1, 2, 0], "the permit's item wakes the front");
-        assert_eq!(run(r2.ready()), "zero");
-        assert_wakes!([r1, r2, r3], [1, 2, 1], "item 1 is left: the next is woken");
-        assert_eq!(run(r3.ready()), "one");
+        assert_wakes!([r1, r2, r3], [1, 1, 1]);
+        assert_eq!(run(r3.ready()), "zero");
     }
     assert_eq!(rx.try_recv().err(), Some(TryRecvError::Empty));
     drop((tx, rx));
@@ -518,43 +492,52 @@ fn baton_carrier_dropped<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<Jo
 }
 
 #[test]
-fn handoff_baton_carrier_dropped_behind_held_permit() {
-    on_every_storage!(baton_carrier_dropped, 4);
+fn handoff_woken_receiver_dropped_beside_permit() {
+    on_every_storage!(woken_receiver_dropped_beside_permit, 4);
 }
 
-/// The permit at the head is dropped unused instead: the receivers step over the hole
-/// and the baton still reaches one receiver per item.
-fn baton_permit_dropped<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<Job, R>) {
+/// A permit dropped unused gives its room back at once: it wakes the parked `send`
+/// (which then completes) and, when that room is taken again, a parked `reserve` waits
+/// on; no receiver is woken for it.
+fn permit_dropped_wakes_a_sender<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<Job, R>) {
     let ledger = Ledger::new(2);
     {
         let permit = tx.try_reserve().unwrap();
-        let mut r1 = Task::new(rx.recv());
-        let mut r2 = Task::new(rx.recv());
-        r1.pending();
-        r2.pending();
-        for (id, label) in [(0, "zero"), (1, "one")] {
-            tx.try_send(ledger.job(id, label)).unwrap();
-            assert_wakes!([r1, r2], [id + 1, 0], "the front receiver is woken");
-            r1.pending(); // stops at the permit, first in line again
-        }
+        tx.try_send(ledger.job(0, "zero")).unwrap();
+        let mut recv = Task::new(rx.recv());
+        assert_eq!(run(recv.ready()), "zero", "not held up by the permit");
+        let mut recv = Task::new(rx.recv());
+        recv.pending();
+        let filler = tx.try_reserve().unwrap();
+        let mut send = Task::new(tx.send(ledger.job(1, "one")));
+        let mut reserve = Task::new(tx.reserve());
+        send.pending();
+        reserve.pending();
+        assert_eq!(tx.stats().senders_waiting, 2);
         drop(permit);
+        assert_wakes!([send, reserve, recv], [1, 0, 0], "one room, one sender");
+        assert!(send.ready().is_ok());
         assert_wakes!(
-            [r1, r2],
-            [3, 0],
-            "the dropped permit wakes the front receiver"
+            [send, reserve, recv],
+            [1, 0, 1],
+            "its item wakes the receiver"
         );
-        assert_eq!(run(r1.ready()), "zero");
-        assert_wakes!([r1, r2], [3, 1], "item 1 is left: the baton goes on");
-        assert_eq!(run(r2.ready()), "one");
+        assert_eq!(run(recv.ready()), "one");
+        assert_wakes!([send, reserve, recv], [1, 1, 1], "the pop frees room");
+        drop(filler);
+        match reserve.ready() {
+            Ok(permit) => drop(permit),
+            Err(_) => panic!("room was freed"),
+        }
+        assert_eq!((tx.len(), tx.reserved()), (0, 0));
     }
-    assert_eq!(rx.len(), 0, "the hole's slot was freed");
     drop((tx, rx));
     ledger.assert_done(&[0, 1]);
 }
 
 #[test]
-fn handoff_baton_behind_dropped_permit() {
-    on_every_storage!(baton_permit_dropped, 4);
+fn handoff_permit_dropped_wakes_a_sender() {
+    on_every_storage!(permit_dropped_wakes_a_sender, 2);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -659,17 +642,17 @@ fn close_by_last_sender_or_receiver_wakes_waiters() {
     on_every_storage!(close_by_last_handle, 2);
 }
 
-/// `close()` while receivers wait behind a held permit and a sender waits for room: every
-/// waiter is woken; the sender fails with its value; the receivers keep waiting at the
-/// permit, and when it is sent each returns an item, then the end.
+/// `close()` while receivers wait and a permit holds the last room, with a sender
+/// waiting for room: every waiter is woken; the sender fails with its value; the
+/// receivers wait on for the permit. Its item wakes them all (the end of the channel
+/// comes with it): one returns the item, the other the end.
 fn close_behind_held_permit<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<Job, R>) {
-    let ledger = Ledger::new(3);
+    let ledger = Ledger::new(2);
     {
         let permit = tx.try_reserve().unwrap();
-        tx.try_send(ledger.job(1, "one")).unwrap();
         let mut r1 = Task::new(rx.recv());
         let mut r2 = Task::new(rx.recv());
-        let mut send = Task::new(tx.send(ledger.job(2, "two")));
+        let mut send = Task::new(tx.send(ledger.job(1, "one")));
         r1.pending();
         r2.pending();
         send.pending();
@@ -681,62 +664,51 @@ fn close_behind_held_permit<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver
             Err(SendError(job)) => drop(job),
             Ok(()) => panic!("sent after close"),
         }
-        assert_eq!((ledger.drops(2), ledger.runs(2)), (1, 0));
-        // Both still wait at the permit. A woken waiter that must wait again goes back
-        // to the front of the line, so `r2`, re-polled last, is now first.
+        assert_eq!((ledger.drops(1), ledger.runs(1)), (1, 0));
+        // Closed, but a permit is out: not the end yet.
         r1.pending();
         r2.pending();
+        assert_eq!(rx.try_recv().err(), Some(TryRecvError::Empty));
         assert_wakes!([r1, r2, send], [1, 1, 1]);
         permit.send(ledger.job(0, "zero"));
-        assert_wakes!(
-            [r1, r2, send],
-            [1, 2, 1],
-            "the permit's item wakes the front"
-        );
+        assert_wakes!([r1, r2, send], [2, 2, 1], "the last permit wakes them all");
         assert_eq!(run(r2.ready()), "zero");
-        assert_wakes!(
-            [r1, r2, send],
-            [2, 2, 1],
-            "item 1 is left: the baton goes on"
-        );
-        assert_eq!(run(r1.ready()), "one");
+        assert!(r1.ready().is_none(), "closed, drained, no permit out");
         let mut end = Task::new(rx.recv());
-        assert!(end.ready().is_none(), "closed and drained");
+        assert!(end.ready().is_none());
     }
     drop((tx, rx));
-    ledger.assert_done(&[0, 1]);
+    ledger.assert_done(&[0]);
 }
 
 #[test]
 fn close_behind_permit_wakes_every_waiter() {
-    on_every_storage!(close_behind_held_permit, 2);
+    on_every_storage!(close_behind_held_permit, 1);
 }
 
 // ---------------------------------------------------------------------------------------
 // close_permits, permit-after-close
 // ---------------------------------------------------------------------------------------
 
-/// A permit held across the close: dropped, the parked receiver sees the end; sent, its
-/// item is received. With every receiver gone, a permit's value is dropped at once.
+/// Permits held across the close: the receivers wait for each; the last one dropped (or
+/// sent) wakes every parked receiver, which then sees the end. With every receiver
+/// gone, a permit's value is dropped at once.
 fn close_permits_scenario<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<Job, R>) {
     let ledger = Ledger::new(3);
     {
         let permit = tx.try_reserve().unwrap();
         let mut r = Task::new(rx.recv());
+        let mut r2 = Task::new(rx.recv());
         r.pending();
+        r2.pending();
         assert!(tx.close());
-        assert_eq!(
-            r.wakes(),
-            1,
-            "close wakes the receiver parked at the permit"
-        );
-        r.pending(); // still waiting at the permit
+        assert_wakes!([r, r2], [1, 1], "close wakes the receivers");
+        r.pending(); // a permit is out: not the end yet
+        r2.pending();
         drop(permit);
-        assert_eq!(r.wakes(), 2, "the dropped permit wakes it again");
-        assert!(
-            r.ready().is_none(),
-            "nothing to receive after the dropped permit"
-        );
+        assert_wakes!([r, r2], [2, 2], "the last permit dropped wakes them all");
+        assert!(r.ready().is_none());
+        assert!(r2.ready().is_none());
     }
     drop((tx, rx));
 
@@ -746,24 +718,21 @@ fn close_permits_scenario<R: ChannelRef<Job>>(tx: Sender<Job, R>, rx: Receiver<J
         let mut reserve = Task::new(tx.reserve());
         let p2 = match reserve.ready() {
             Ok(permit) => permit,
-            Err(_) => panic!("a free slot is left"),
+            Err(_) => panic!("room is left"),
         };
         let mut r = Task::new(rx.recv());
         r.pending();
         rx.close();
-        assert_eq!(
-            r.wakes(),
-            1,
-            "close wakes the receiver parked at the permit"
-        );
+        assert_eq!(r.wakes(), 1, "close wakes the parked receiver");
         r.pending();
         p2.send(ledger.job(0, "zero"));
-        assert_eq!(r.wakes(), 2, "a publish behind the held permit wakes it");
-        r.pending(); // still waiting at `p1`
+        assert_eq!(r.wakes(), 2, "a permit's item wakes it");
+        assert_eq!(run(r.ready()), "zero", "items queue in the order sent");
+        let mut r = Task::new(rx.recv());
+        r.pending(); // `p1` is still out
         p1.send(ledger.job(1, "one"));
-        assert_eq!(r.wakes(), 3);
-        assert_eq!(run(r.ready()), "one", "a permit keeps its place in line");
-        assert_eq!(rx.try_recv().map(|job| job()), Ok("zero"));
+        assert_eq!(r.wakes(), 1);
+        assert_eq!(run(r.ready()), "one");
         assert_eq!(rx.try_recv().err(), Some(TryRecvError::Closed));
     }
     drop((tx, rx));

@@ -1253,187 +1253,104 @@ fn hol_other_senders_proceed<R: Rt>(rt: &R) {
             sends.iter().all(Result::is_ok),
             "7 async sends beside a held permit"
         );
-        // Documented: receivers wait at the held permit's slot.
-        assert_eq!(
-            rx8.try_recv(),
-            Err(TryRecvError::Empty),
-            "receivers wait at the permit"
-        );
+        // Receivers are not held up by the permit either.
+        assert_eq!(rx8.try_recv(), Ok(0), "receivers take what is ready");
         held.send(100);
-        assert_eq!(rx8.try_recv(), Ok(100), "the permit kept its place in line");
-        for i in 0..7 {
+        for i in 1..7 {
             assert_eq!(rx8.try_recv(), Ok(i));
         }
+        assert_eq!(
+            rx8.try_recv(),
+            Ok(100),
+            "the permit's item queues when sent"
+        );
         drop(permit);
         for i in 0..3 {
-            assert_eq!(rx.recv().await, Some(i), "stepped over the dropped permit");
+            assert_eq!(rx.recv().await, Some(i));
         }
     });
 }
 
-/// Documented: receivers wait at a held permit; they resume when it is sent or dropped.
-fn hol_receivers_wait_at_permit<R: Rt>(rt: &R) {
+/// Receivers take every item that is ready beside a held permit; a receiver parked on
+/// the empty channel is woken by the permit's send, and not by its drop (which brings no
+/// item).
+fn hol_receivers_take_what_is_ready<R: Rt>(rt: &R) {
     rt.block_on(async {
         for send_it in [true, false] {
             let (tx, rx) = bounded::<u64>(4);
             let permit = tx.try_reserve().unwrap();
             tx.try_send(1).unwrap();
             tx.try_send(2).unwrap();
-            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+            assert_eq!(rx.try_recv(), Ok(1), "not held up by the permit");
             let w = WakeCounter::new();
             let mut recv = Box::pin(rx.recv());
+            assert_eq!(poll_with(recv.as_mut(), &w.waker()), Poll::Ready(Some(2)));
+            let mut recv = Box::pin(rx.recv());
             assert!(is_pending(&poll_with(recv.as_mut(), &w.waker())));
-            assert_eq!(w.count(), 0);
             if send_it {
                 permit.send(0);
+                assert_eq!(w.count(), 1, "the permit's item woke the receiver");
+                assert_eq!(poll_with(recv.as_mut(), &w.waker()), Poll::Ready(Some(0)));
             } else {
                 drop(permit);
-            }
-            assert_eq!(
-                w.count(),
-                1,
-                "publishing the permit woke the waiting receiver"
-            );
-            let first = if send_it { 0 } else { 1 };
-            assert_eq!(
-                poll_with(recv.as_mut(), &w.waker()),
-                Poll::Ready(Some(first))
-            );
-            drop(recv);
-            let mut rest = Vec::new();
-            while let Ok(v) = rx.try_recv() {
-                rest.push(v);
-            }
-            assert_eq!(rest, if send_it { vec![1, 2] } else { vec![2] });
-        }
-    });
-}
-
-/// Receivers that wait behind a held permit miss the notification of an item queued
-/// behind it (nobody was waiting when it was sent, or the one woken for it stopped at the
-/// permit's slot); the permit's publish wakes only one. So a receiver that completes
-/// after waiting wakes the next one while items remain (wait-list invariant 3a), or the
-/// second receiver sleeps beside a queued item.
-fn handoff_baton_behind_held_permit<R: Rt>(rt: &R) {
-    rt.block_on(async {
-        for first_completes in [true, false] {
-            let (tx, rx) = bounded::<u64>(4);
-            let permit = tx.try_reserve().unwrap();
-            let (w1, w2) = (WakeCounter::new(), WakeCounter::new());
-            let mut r1 = Box::pin(rx.recv());
-            let mut r2 = Box::pin(rx.recv());
-            assert!(is_pending(&poll_with(r1.as_mut(), &w1.waker())));
-            assert!(is_pending(&poll_with(r2.as_mut(), &w2.waker())));
-            tx.try_send(1).unwrap();
-            assert_eq!(
-                (w1.count(), w2.count()),
-                (1, 0),
-                "FIFO: the first receiver woken"
-            );
-            // Its retry stops at the permit's slot: the first item is not written yet.
-            assert!(is_pending(&poll_with(r1.as_mut(), &w1.waker())));
-            if first_completes {
-                permit.send(0);
-                assert_eq!(w1.count(), 2, "the permit's item wakes the first in line");
-                assert_eq!(poll_with(r1.as_mut(), &w1.waker()), Poll::Ready(Some(0)));
-                assert_eq!(w2.count(), 1, "item 1 is left: the next receiver is woken");
-                assert_eq!(poll_with(r2.as_mut(), &w2.waker()), Poll::Ready(Some(1)));
-            } else {
-                // Dropped before the permit is published: nothing is reachable yet, but a
-                // dropped carrier cannot know whether the next receiver carries a baton
-                // too, so it passes one (the second receiver stops at the permit again).
-                // The publish wakes the second receiver, which takes item 0 and, item 1
-                // being left, wakes a third.
-                drop(r1);
-                assert_eq!(w2.count(), 1, "the dropped carrier passes the baton on");
-                assert!(is_pending(&poll_with(r2.as_mut(), &w2.waker())));
-                let w3 = WakeCounter::new();
-                let mut r3 = Box::pin(rx.recv());
-                assert!(is_pending(&poll_with(r3.as_mut(), &w3.waker())));
-                permit.send(0);
-                assert_eq!((w2.count(), w3.count()), (2, 0));
-                assert_eq!(poll_with(r2.as_mut(), &w2.waker()), Poll::Ready(Some(0)));
-                assert_eq!(w3.count(), 1, "item 1 is left: the next receiver is woken");
-                assert_eq!(poll_with(r3.as_mut(), &w3.waker()), Poll::Ready(Some(1)));
+                assert_eq!(w.count(), 0, "no item, no wake");
+                tx.try_send(3).unwrap();
+                assert_eq!(w.count(), 1);
+                assert_eq!(poll_with(recv.as_mut(), &w.waker()), Poll::Ready(Some(3)));
             }
             assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         }
     });
 }
 
-/// `handoff` (wait-list invariant 3a, found by a review on 2026-12-01): receivers parked
-/// *before* a permit was reserved. Each item sent behind the held permit wakes the front
-/// receiver, which stops at the permit and parks again at the front: it swallows one
-/// notification per item. When the permit publishes, the chain of batons must reach a
-/// receiver for every item left, and a swallowing receiver that is dropped must pass the
-/// baton on, or the last receivers sleep beside queued items.
-fn handoff_baton_debt_behind_held_permit<R: Rt>(rt: &R) {
+/// Receivers parked before a permit was reserved: every item sent beside the held permit
+/// wakes exactly one of them, which returns it at once (none stops at the permit), and a
+/// woken receiver dropped before its poll hands the wakeup on; the permit's item, sent
+/// last, goes to the next in line.
+fn handoff_parked_receivers_beside_held_permit<R: Rt>(rt: &R) {
     rt.block_on(async {
-        // Three receivers, two items behind the permit, the first receiver completes.
-        let (tx, rx) = bounded::<u64>(4);
-        let w = [WakeCounter::new(), WakeCounter::new(), WakeCounter::new()];
-        let mut r: Vec<_> = (0..3).map(|_| Box::pin(rx.recv())).collect();
-        for (f, w) in r.iter_mut().zip(&w) {
-            assert!(is_pending(&poll_with(f.as_mut(), &w.waker())));
-        }
-        let permit = tx.try_reserve().unwrap();
-        for item in [1, 2] {
-            tx.try_send(item).unwrap();
+        for drop_first in [false, true] {
+            let (tx, rx) = bounded::<u64>(4);
+            let w = [WakeCounter::new(), WakeCounter::new(), WakeCounter::new()];
+            let mut r: Vec<_> = (0..3).map(|_| Some(Box::pin(rx.recv()))).collect();
+            for (f, w) in r.iter_mut().zip(&w) {
+                assert!(is_pending(&poll_with(
+                    f.as_mut().unwrap().as_mut(),
+                    &w.waker()
+                )));
+            }
+            let permit = tx.try_reserve().unwrap();
+            tx.try_send(1).unwrap();
+            assert_eq!(w[0].count(), 1, "FIFO: the first receiver woken");
+            let next = if drop_first {
+                r[0] = None;
+                assert_eq!(w[1].count(), 1, "the dropped receiver hands its wakeup on");
+                1
+            } else {
+                0
+            };
+            let f = r[next].as_mut().unwrap();
             assert_eq!(
-                w[0].count(),
-                item as usize,
-                "FIFO: the first receiver woken"
+                poll_with(f.as_mut(), &w[next].waker()),
+                Poll::Ready(Some(1))
             );
-            // It stops at the permit's slot and parks again, first in line.
-            assert!(is_pending(&poll_with(r[0].as_mut(), &w[0].waker())));
+            permit.send(0);
+            let last = next + 1;
+            assert_eq!(
+                w[last].count(),
+                1,
+                "the permit's item wakes the next in line"
+            );
+            let f = r[last].as_mut().unwrap();
+            assert_eq!(
+                poll_with(f.as_mut(), &w[last].waker()),
+                Poll::Ready(Some(0))
+            );
+            let counts: Vec<_> = w.iter().map(|w| w.count()).collect();
+            let expect = if drop_first { [1, 1, 1] } else { [1, 1, 0] };
+            assert_eq!(counts, expect, "one wake per item");
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         }
-        permit.send(0);
-        assert_eq!(
-            poll_with(r[0].as_mut(), &w[0].waker()),
-            Poll::Ready(Some(0))
-        );
-        assert_eq!(
-            w[1].count(),
-            1,
-            "items 1 and 2 are left: the next receiver is woken"
-        );
-        assert_eq!(
-            poll_with(r[1].as_mut(), &w[1].waker()),
-            Poll::Ready(Some(1))
-        );
-        assert_eq!(
-            w[2].count(),
-            1,
-            "item 2 is left: the baton reaches the third receiver"
-        );
-        assert_eq!(
-            poll_with(r[2].as_mut(), &w[2].waker()),
-            Poll::Ready(Some(2))
-        );
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
-
-        // Two receivers, one item behind the permit, the swallowing receiver is dropped.
-        let (tx, rx) = bounded::<u64>(4);
-        let (w1, w2, w3) = (WakeCounter::new(), WakeCounter::new(), WakeCounter::new());
-        let mut r1 = Box::pin(rx.recv());
-        let mut r2 = Box::pin(rx.recv());
-        assert!(is_pending(&poll_with(r1.as_mut(), &w1.waker())));
-        assert!(is_pending(&poll_with(r2.as_mut(), &w2.waker())));
-        let permit = tx.try_reserve().unwrap();
-        tx.try_send(1).unwrap();
-        assert_eq!(w1.count(), 1);
-        assert!(is_pending(&poll_with(r1.as_mut(), &w1.waker())));
-        drop(r1);
-        // The baton went to the second receiver, which stops at the permit too.
-        assert_eq!(w2.count(), 1, "the dropped carrier passes the baton on");
-        assert!(is_pending(&poll_with(r2.as_mut(), &w2.waker())));
-        let mut r3 = Box::pin(rx.recv());
-        assert!(is_pending(&poll_with(r3.as_mut(), &w3.waker())));
-        permit.send(0);
-        assert_eq!(poll_with(r2.as_mut(), &w2.waker()), Poll::Ready(Some(0)));
-        assert_eq!(w3.count(), 1, "item 1 is left: the next receiver is woken");
-        assert_eq!(poll_with(r3.as_mut(), &w3.waker()), Poll::Ready(Some(1)));
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     });
 }
 
@@ -1531,13 +1448,13 @@ fn hol_dropped_permit_gives_slot_back<R: Rt>(rt: &R) {
 tests! {
     hol_other_senders_proceed_tokio_current => hol_other_senders_proceed::<TokioCurrent>;
     hol_other_senders_proceed_mini => hol_other_senders_proceed::<Mini>;
-    hol_receivers_wait_at_permit_tokio_current => hol_receivers_wait_at_permit::<TokioCurrent>;
-    hol_receivers_wait_at_permit_mini => hol_receivers_wait_at_permit::<Mini>;
-    handoff_baton_behind_held_permit_tokio_current => handoff_baton_behind_held_permit::<TokioCurrent>;
-    handoff_baton_behind_held_permit_mini => handoff_baton_behind_held_permit::<Mini>;
-    handoff_baton_debt_behind_held_permit_tokio_current =>
-        handoff_baton_debt_behind_held_permit::<TokioCurrent>;
-    handoff_baton_debt_behind_held_permit_mini => handoff_baton_debt_behind_held_permit::<Mini>;
+    hol_receivers_take_what_is_ready_tokio_current =>
+        hol_receivers_take_what_is_ready::<TokioCurrent>;
+    hol_receivers_take_what_is_ready_mini => hol_receivers_take_what_is_ready::<Mini>;
+    handoff_parked_receivers_beside_held_permit_tokio_current =>
+        handoff_parked_receivers_beside_held_permit::<TokioCurrent>;
+    handoff_parked_receivers_beside_held_permit_mini =>
+        handoff_parked_receivers_beside_held_permit::<Mini>;
     hol_full_at_held_permit_answers_tokio_current =>
         hol_full_at_held_permit_answers::<TokioCurrent>;
     hol_dropped_permit_gives_slot_back_tokio_current =>

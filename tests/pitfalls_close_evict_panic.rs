@@ -148,15 +148,14 @@ enum PermitEnd {
     Drop,
 }
 
-/// Two receivers park behind a held permit (an item queued behind it where `behind`);
-/// `close()` wakes both and they park again; then the permit ends. Every receiver must
-/// return: what was queued, then `None`.
-fn close_behind_permit(end: PermitEnd, behind: bool) {
+/// Two receivers park on an empty channel while a permit is held (and a second one,
+/// where `second`); `close()` wakes both and they park again (permits are out); then
+/// the permit ends, and the second is dropped after it. Every receiver must return: the
+/// permit's item if it was sent, and `None`.
+fn close_behind_permit(end: PermitEnd, second: bool) {
     let (tx, rx) = bounded::<&'static str>(3);
     let permit = tx.try_reserve().unwrap();
-    if behind {
-        tx.try_send("behind").unwrap();
-    }
+    let second_permit = second.then(|| tx.try_reserve().unwrap());
     let (c1, w1) = Count::new();
     let (c2, w2) = Count::new();
     let mut r1 = pin!(rx.recv());
@@ -177,6 +176,7 @@ fn close_behind_permit(end: PermitEnd, behind: bool) {
         PermitEnd::Send => permit.send("permit"),
         PermitEnd::Drop => drop(permit),
     }
+    drop(second_permit);
     // Poll whoever is woken until both are done; a receiver left asleep fails.
     let mut out: [Option<Option<&str>>; 2] = [None, None];
     let mut seen = (1, 1);
@@ -197,17 +197,15 @@ fn close_behind_permit(end: PermitEnd, behind: bool) {
     let stats = rx.stats();
     assert!(
         out.iter().all(Option::is_some),
-        "{end:?} (item behind: {behind}): a receiver was left asleep: {out:?}, {stats:?}"
+        "{end:?} (second permit: {second}): a receiver was left asleep: {out:?}, {stats:?}"
     );
     let mut got: Vec<&str> = out.iter().filter_map(|o| o.flatten()).collect();
     got.sort_unstable();
-    let expected: &[&str] = match (end, behind) {
-        (PermitEnd::Send, true) => &["behind", "permit"],
-        (PermitEnd::Send, false) => &["permit"],
-        (PermitEnd::Drop, true) => &["behind"],
-        (PermitEnd::Drop, false) => &[],
+    let expected: &[&str] = match end {
+        PermitEnd::Send => &["permit"],
+        PermitEnd::Drop => &[],
     };
-    assert_eq!(got, expected, "{end:?} (item behind: {behind})");
+    assert_eq!(got, expected, "{end:?} (second permit: {second})");
     assert_eq!((stats.len, stats.receivers_waiting), (0, 0));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
 }
@@ -223,7 +221,7 @@ fn close_behind_permit_dropped_two_parked_receivers_both_return() {
 }
 
 #[test]
-fn close_behind_permit_with_item_behind_every_receiver_returns() {
+fn close_behind_permit_with_a_second_permit_out_every_receiver_returns() {
     close_behind_permit(PermitEnd::Send, true);
     close_behind_permit(PermitEnd::Drop, true);
 }
@@ -328,7 +326,7 @@ fn close_behind_permit_static_no_receiver_yet_keeps_items() {
             got.push(v);
         }
         let expected: &[&str] = match end {
-            PermitEnd::Send => &["a", "p", "b"],
+            PermitEnd::Send => &["a", "b", "p"],
             PermitEnd::Drop => &["a", "b"],
         };
         assert_eq!(got, expected, "{end:?}");
@@ -500,9 +498,9 @@ fn evict_then_full_force_send_racing_close_loses_nothing() {
     });
 }
 
-/// Deterministic: a drop-oldest send at a full channel whose oldest slot is a held
-/// permit evicts nothing and hands the value back as `Full`; with an item at the front
-/// it swaps exactly one item.
+/// Deterministic: a drop-oldest send at a channel whose room is held partly by a permit
+/// evicts nothing and hands the value back as `Full` (a permit's room is not the oldest
+/// item's to give); once the permit has sent, it swaps exactly one item.
 #[test]
 fn evict_then_full_force_send_behind_held_permit_evicts_nothing() {
     let ledger = Ledger::new(4);
@@ -517,11 +515,11 @@ fn evict_then_full_force_send_behind_held_permit_evicts_nothing() {
         ),
     }
     assert_eq!(rx.stats().evicted, 0);
-    // The permit holds its place in line: its item is the oldest, then item 0.
+    // The permit's item queues when it is sent: item 0 stays the oldest.
     permit.send(ledger.item(2));
     let old = tx.force_send(ledger.item(3)).unwrap().unwrap();
-    assert_eq!(old.claim(), 2);
-    assert_eq!(rx.try_recv().map(Item::claim).ok(), Some(0));
+    assert_eq!(old.claim(), 0);
+    assert_eq!(rx.try_recv().map(Item::claim).ok(), Some(2));
     assert_eq!(rx.try_recv().map(Item::claim).ok(), Some(3));
     assert_eq!(rx.stats().evicted, 1);
     drop((tx, rx));
@@ -791,32 +789,43 @@ fn drain_panic_static_channel_last_receiver_drop() {
     assert_eq!((drops.load(SeqCst), CH.len()), (3, 0));
 }
 
-/// A receive that completes as a baton carrier (it waited behind a held permit) wakes
-/// the next receiver with the item already in hand: that receiver's waker panicking must
-/// not destroy the item.
+/// The last permit of a closed channel wakes every parked receiver; one of their wakers
+/// panics. The panic reaches the permit's caller, but the item was queued first and the
+/// other receiver is still woken (the wake-all finishes while unwinding): it gets the
+/// item, and the one with the panicking waker then sees the end.
 #[test]
-fn user_code_under_lock_carrier_keeps_item_when_next_waker_panics() {
-    let ledger = Ledger::new(2);
+fn user_code_under_lock_last_permit_wakes_past_a_panicking_waker() {
+    let ledger = Ledger::new(1);
     let (tx, rx) = bounded::<Item>(2);
     let permit = tx.try_reserve().unwrap();
-    tx.try_send(ledger.item(1)).unwrap();
-    let (_, good) = Count::new();
+    let (c, good) = Count::new();
     let bad = Waker::from(Arc::new(WakePanics));
     let mut r1 = pin!(rx.recv());
     let mut r2 = pin!(rx.recv());
-    assert!(poll(r1.as_mut(), &good).is_pending());
     assert!(poll(r2.as_mut(), &bad).is_pending());
-    permit.send(ledger.item(0));
-    match catch_unwind(AssertUnwindSafe(|| poll(r1.as_mut(), &good))) {
-        Ok(Poll::Ready(Some(item))) => assert_eq!(item.claim(), 0),
-        Ok(_) => panic!("the first receiver gets the permit's item"),
-        Err(_) => panic!("the next receiver's waker panic unwound through recv"),
+    assert!(poll(r1.as_mut(), &good).is_pending());
+    assert!(catch_unwind(AssertUnwindSafe(|| rx.close())).is_err());
+    assert_eq!(c.get(), 1, "the close woke the good waker too");
+    assert!(poll(r2.as_mut(), &bad).is_pending(), "a permit is out");
+    assert!(poll(r1.as_mut(), &good).is_pending(), "a permit is out");
+    let sent = catch_unwind(AssertUnwindSafe(|| permit.send(ledger.item(0))));
+    assert!(
+        sent.is_err(),
+        "the waker's panic reaches the permit's caller"
+    );
+    assert_eq!(c.get(), 2, "the other receiver is still woken");
+    match poll(r1.as_mut(), &good) {
+        Poll::Ready(Some(item)) => assert_eq!(item.claim(), 0),
+        other => panic!(
+            "the item was queued before the wakes: {:?}",
+            other.map(|o| o.is_some())
+        ),
     }
-    match poll(r2.as_mut(), &good) {
-        Poll::Ready(Some(item)) => assert_eq!(item.claim(), 1),
-        _ => panic!("the second receiver gets the item behind the permit"),
-    }
-    ledger.check("carrier with a panicking next waker");
+    assert_eq!(
+        poll(r2.as_mut(), &good).map(|o| o.is_none()),
+        Poll::Ready(true)
+    );
+    ledger.check("last permit with a panicking receiver waker");
 }
 
 /// The last receiver's drop closes the channel and wakes a parked sender whose waker

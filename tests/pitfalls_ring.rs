@@ -566,25 +566,31 @@ fn skip_hang_full_channel_4_threads_static() {
     });
 }
 
-/// A held permit is a slot in flight (claimed, not published). `try_recv` at that slot
-/// must give up with Empty after its bounded backoff, from many threads at once; the
-/// permit keeps its place in line.
+/// A held permit holds room, never a slot the receivers wait at: `try_recv` from many
+/// threads at once returns every ready item exactly once, then Empty, promptly; the
+/// permit's item queues when it is sent.
 #[test]
-fn skip_hang_try_recv_behind_held_permit() {
+fn skip_hang_try_recv_beside_held_permit() {
     let (tx, rx) = sluicebox::bounded::<u32>(3);
     let mut permit = Some(tx.try_reserve().unwrap());
     tx.try_send(2).unwrap();
+    tx.try_send(3).unwrap();
     let calls = sized(1_000, 10);
+    let got = std::sync::Mutex::new(Vec::new());
     promptly(
-        "4 threads x try_recv behind a held permit",
+        "4 threads x try_recv beside a held permit",
         WATCHDOG_SECS,
         || {
             std::thread::scope(|s| {
                 for _ in 0..4 {
                     let rx = rx.clone();
+                    let got = &got;
                     s.spawn(move || {
                         for _ in 0..calls {
-                            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+                            match rx.try_recv() {
+                                Ok(v) => got.lock().unwrap().push(v),
+                                Err(e) => assert_eq!(e, TryRecvError::Empty),
+                            }
                         }
                     });
                 }
@@ -592,20 +598,26 @@ fn skip_hang_try_recv_behind_held_permit() {
         },
         || drop(permit.take()),
     );
+    let mut got = got.into_inner().unwrap();
+    got.sort_unstable();
+    assert_eq!(got, [2, 3], "each ready item exactly once");
     permit.take().unwrap().send(1);
-    assert_eq!(rx.try_recv(), Ok(1), "the permit kept its place");
-    assert_eq!(rx.try_recv(), Ok(2));
-    // A permit dropped unused is stepped over.
+    assert_eq!(rx.try_recv(), Ok(1), "queued when sent");
+    // A permit dropped unused gives its room back at once.
     let p = tx.try_reserve().unwrap();
-    tx.try_send(3).unwrap();
+    tx.try_send(4).unwrap();
+    tx.try_send(5).unwrap();
+    assert!(tx.try_send(6).unwrap_err().is_full());
     drop(p);
-    assert_eq!(rx.try_recv(), Ok(3));
+    tx.try_send(6).unwrap();
+    for expect in 4..=6 {
+        assert_eq!(rx.try_recv(), Ok(expect));
+    }
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 }
 
-/// The full check next to a slot that is *claimed but not yet published* (a held permit,
-/// or a send preempted mid-write): the channel is full, so `try_send` must say Full after
-/// its bounded backoff, not spin until the permit is used.
+/// The full check on a channel whose room is held partly by a permit: the channel is
+/// full, so `try_send` must say Full at once, not spin until the permit is used.
 fn try_send_full_beside_held_permit<R: ChannelRef<u32> + Sync>(
     tx: Sender<u32, R>,
     rx: Receiver<u32, R>,
@@ -620,14 +632,14 @@ fn try_send_full_beside_held_permit<R: ChannelRef<u32> + Sync>(
     }
     assert!(tx.is_full());
     let got = promptly(
-        "try_send on a full channel whose oldest slot is a held permit",
+        "try_send on a full channel whose room is held partly by a permit",
         PROMPT_SECS,
         || tx.try_send(99),
         || drop(permit.take()),
     );
     assert_eq!(got, Err(TrySendError::Full(99)));
     permit.take().unwrap().send(0);
-    for i in 0..cap as u32 {
+    for i in (1..cap as u32).chain([0]) {
         assert_eq!(rx.try_recv(), Ok(i));
     }
 }
@@ -662,15 +674,14 @@ fn skip_hang_try_reserve_beside_held_permit() {
     assert!(full);
 }
 
-/// `force_send` cannot evict a held permit; its docs promise Full "after one retry", never
-/// a wait.
+/// `force_send` cannot take a held permit's room; its docs promise Full, never a wait.
 #[test]
 fn skip_hang_force_send_beside_held_permit() {
     let (tx, rx) = sluicebox::bounded::<u8>(2);
     let mut permit = Some(tx.try_reserve().unwrap());
     tx.try_send(2).unwrap();
     let got = promptly(
-        "force_send on a full channel whose oldest slot is a held permit",
+        "force_send on a full channel whose room is held partly by a permit",
         PROMPT_SECS,
         || tx.force_send(3),
         || drop(permit.take()),
@@ -678,8 +689,8 @@ fn skip_hang_force_send_beside_held_permit() {
     assert_eq!(got, Err(TrySendError::Full(3)));
     assert_eq!(rx.stats().evicted, 0);
     permit.take().unwrap().send(1);
-    assert_eq!(rx.try_recv(), Ok(1));
     assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Ok(1));
 }
 
 // =======================================================================================

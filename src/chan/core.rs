@@ -11,9 +11,10 @@
 //!   the uncontended `try_send` + `try_recv` pair from 44 to ~26 ns and halved the
 //!   contended async rows (README, Performance).
 //! - **Permits** (`Permit::send`, a dropped permit) and **close** fence and read the wait
-//!   list's count (wait-list invariant 4): a permit's slot can stay unpublished for as
-//!   long as the permit is held, so a receiver parks at it (`PopError::Reserved`) and
-//!   must be woken whenever the permit publishes.
+//!   list's count (wait-list invariant 4). A permit holds room, not a place in line
+//!   (ring invariant 5): receivers never wait on one, but after a close they wait for
+//!   every permit still out to be sent or dropped, so a dropped permit wakes a receiver
+//!   as well as a sender once the channel is closed.
 //!
 //! # Waiting out a slot in flight
 //!
@@ -201,20 +202,12 @@ impl<'a, T> Chan<'a, T> {
         }
     }
 
-    /// Pops and wakes one sender. Never returns `PopError::Hole`: holes are stepped over
-    /// (each frees a slot, so each wakes a sender). Always inlined, as `push`.
+    /// Pops and wakes one sender. Always inlined, as `push`.
     #[inline(always)]
     pub(crate) fn pop(&self) -> Result<T, PopError> {
-        loop {
-            match self.ring.pop(self.slots()) {
-                Ok((value, waiting)) => {
-                    self.freed_slot(waiting);
-                    return Ok(value);
-                }
-                Err(PopError::Hole { waiting }) => self.freed_slot(waiting),
-                Err(e) => return Err(e),
-            }
-        }
+        let (value, waiting) = self.ring.pop(self.slots())?;
+        self.freed_slot(waiting);
+        Ok(value)
     }
 
     /// [`push`](Self::push) for a caller that waits when it fails: a pop in flight at the
@@ -236,7 +229,6 @@ impl<'a, T> Chan<'a, T> {
     }
 
     /// [`pop`](Self::pop) for a caller that waits when it fails, as for `push_waiting`.
-    /// `Reserved` (a held permit) is never waited out.
     #[inline]
     pub(crate) fn pop_waiting(&self) -> Result<T, PopError> {
         let backoff = Backoff::new();
@@ -248,22 +240,19 @@ impl<'a, T> Chan<'a, T> {
         }
     }
 
-    /// Claims a slot for a permit and marks it reserved (see ring invariant 5).
+    /// Reserves room for a permit (ring invariant 5).
     #[inline]
-    pub(crate) fn claim(&self) -> Result<usize, Claim> {
-        let (pos, _) = self.ring.claim(self.slots())?;
-        // SAFETY: `pos` was just claimed by us and is not published yet.
-        unsafe { self.ring.mark_reserved(self.slots(), pos) };
-        Ok(pos)
+    pub(crate) fn reserve(&self) -> Result<(), Claim> {
+        self.ring.reserve(self.slots())
     }
 
-    /// [`claim`](Self::claim) for a caller that waits when it fails, as for
+    /// [`reserve`](Self::reserve) for a caller that waits when it fails, as for
     /// `push_waiting`.
     #[inline]
-    pub(crate) fn claim_waiting(&self) -> Result<usize, Claim> {
+    pub(crate) fn reserve_waiting(&self) -> Result<(), Claim> {
         let backoff = Backoff::new();
         loop {
-            match self.claim() {
+            match self.reserve() {
                 Err(Claim::InFlight) if WAIT_OUT_IN_FLIGHT => backoff.snooze(),
                 other => return other,
             }
@@ -280,40 +269,47 @@ impl<'a, T> Chan<'a, T> {
         WaitFlag(&self.ring, End::Tail)
     }
 
-    /// Publishes `value` at a position claimed by a permit.
+    /// Sends `value` with a permit's reservation: it queues behind everything sent
+    /// before it (ring invariant 5).
     ///
     /// If every receiver is gone by now, the value is not left behind in a channel nobody
-    /// reads: it (and anything queued behind the drain point) is dropped at once (PITFALLS
+    /// reads: it (and anything queued with it) is dropped at once (PITFALLS
     /// `permit-after-close`).
     ///
     /// # Safety
-    /// `pos` came from [`claim`](Self::claim) and is published exactly once.
-    pub(crate) unsafe fn fill(&self, pos: usize, value: T) {
+    /// The caller owns a reservation made by [`reserve`](Self::reserve) and consumes it
+    /// here: each reservation is sent or given back once.
+    pub(crate) unsafe fn send_reserved(&self, value: T) {
         // SAFETY: the caller's contract.
-        unsafe { self.ring.fill(self.slots(), pos, value) };
-        self.recv_waiters.notify_one();
+        if unsafe { self.ring.send_reserved(self.slots(), value) } {
+            self.last_reservation_ended();
+        } else {
+            self.recv_waiters.notify_one();
+        }
         self.drain_if_unreceivable();
     }
 
-    /// Publishes a permit's position as a hole (the permit was dropped unused).
+    /// Gives a permit's reservation back (the permit was dropped unused): its room is
+    /// free at once, for a parked sender.
     ///
     /// # Safety
-    /// As for [`fill`](Self::fill).
-    pub(crate) unsafe fn skip(&self, pos: usize) {
+    /// As for [`send_reserved`](Self::send_reserved).
+    pub(crate) unsafe fn give_back(&self) {
         // SAFETY: the caller's contract.
-        unsafe { self.ring.skip(self.slots(), pos) };
-        self.step_holes();
-        // A receiver may be parked at this position; let it step over the hole.
-        self.recv_waiters.notify_one();
-        self.drain_if_unreceivable();
+        if unsafe { self.ring.give_back() } {
+            self.last_reservation_ended();
+        }
+        self.send_waiters.notify_one();
     }
 
-    /// Steps over the holes at the head (reservations given back): each frees its slot
-    /// at once, for a parked sender.
-    fn step_holes(&self) {
-        for _ in 0..self.ring.pop_holes(self.slots()) {
-            self.send_waiters.notify_one();
-        }
+    /// The last permit of a closed channel was sent or dropped. Receivers wait for every
+    /// permit still out after a close (an empty closed channel reports its end only
+    /// once none is), so this is the end of the channel for all of them, as the close
+    /// is when no permit is out: wake every one (PITFALLS `close-behind-permit`). Each
+    /// returns the last item, if one was sent, or the end.
+    #[cold]
+    fn last_reservation_ended(&self) {
+        self.recv_waiters.notify_all();
     }
 
     /// After publishing a slot and calling (the fenced) `recv_waiters.notify_one()`: if
@@ -350,9 +346,7 @@ impl<'a, T> Chan<'a, T> {
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         self.pop().map_err(|e| match e {
             PopError::Closed => TryRecvError::Closed,
-            PopError::Empty | PopError::InFlight | PopError::Reserved | PopError::Hole { .. } => {
-                TryRecvError::Empty
-            }
+            PopError::Empty | PopError::InFlight => TryRecvError::Empty,
         })
     }
 
@@ -360,9 +354,10 @@ impl<'a, T> Chan<'a, T> {
     /// insertion are one step ([`Ring::swap_oldest`]), so an item is never evicted
     /// without `value` taking its place, and the evicted item always comes back.
     ///
-    /// It never waits: `Full` comes back (nothing evicted) when the oldest slot is
-    /// reserved by a held `Permit`, or at a slot in flight (a push or pop mid-way,
-    /// another swap) after the ring's bounded backoff, as for `try_send`.
+    /// It never waits: `Full` comes back (nothing evicted) when the room is held by
+    /// permits (a permit's room is not the oldest item's to give), or at a slot in
+    /// flight (a push or pop mid-way, another swap) after the ring's bounded backoff, as
+    /// for `try_send`.
     pub(crate) fn force_send(&self, value: T) -> Result<Option<T>, TrySendError<T>> {
         let backoff = Backoff::new();
         let mut value = value;
@@ -400,10 +395,6 @@ impl<'a, T> Chan<'a, T> {
                     if !WAIT_OUT_IN_FLIGHT {
                         self.wake_parked_at_swap(true);
                     }
-                    v
-                }
-                Err((v, Oldest::Hole)) => {
-                    self.step_holes();
                     v
                 }
                 Err((v, Oldest::Reserved | Oldest::InFlight)) => return Err(TrySendError::Full(v)),
@@ -457,17 +448,24 @@ impl<'a, T> Chan<'a, T> {
         self.ring.capacity()
     }
 
-    /// Whether a slot may be free for the next parked sender (wait-list invariant 3a).
+    pub(crate) fn reserved(&self) -> usize {
+        self.ring.positions().reserved
+    }
+
+    /// Whether room may be free for the next parked sender (wait-list invariant 3a).
     pub(crate) fn space_left(&self) -> bool {
-        self.ring.len() < self.ring.capacity()
+        let p = self.ring.positions();
+        p.len + p.reserved < self.ring.capacity()
     }
 
     /// Whether the next parked receiver may have something to return: an item, or the
-    /// end of a closed channel (wait-list invariant 3a). Every receiver parked behind a
-    /// held permit when the channel closes must return once the permit is used (PITFALLS
-    /// `close-behind-permit`): the baton runs until none is left.
+    /// end of a closed channel, which comes once no permit is out (wait-list invariant
+    /// 3a). Every receiver parked on a closed channel while a permit is held must return
+    /// once the last permit is sent or dropped (PITFALLS `close-behind-permit`), and
+    /// that wakes only one: the baton runs until none is left.
     pub(crate) fn items_left(&self) -> bool {
-        self.ring.len() > 0 || self.ring.is_closed()
+        let p = self.ring.positions();
+        p.len > 0 || (p.closed && p.reserved == 0)
     }
 
     pub(crate) fn sender_count(&self) -> usize {
@@ -553,8 +551,8 @@ impl<'a, T> Chan<'a, T> {
         // SeqCst fence: pairs with `drain_if_unreceivable`.
         fence(Ordering::SeqCst);
         // Drop what is queued now, outside every lock (if an item's `Drop` panics, the
-        // rest are still dropped). A held permit's slot is drained by the permit when it
-        // publishes (`drain_if_unreceivable`), or with the channel. A send mid-write is
+        // rest are still dropped). A held permit's item is drained by the permit when it
+        // sends (`drain_if_unreceivable`). A send mid-write is
         // waited out with `std` (its push no longer checks; see "Waiting out a slot in
         // flight"); without `std` its writer drains like a permit.
         self.ring.drain(self.slots(), WAIT_OUT_IN_FLIGHT);
@@ -571,6 +569,7 @@ impl<'a, T> Chan<'a, T> {
         let pos = self.ring.positions();
         Stats {
             len: pos.len,
+            reserved: pos.reserved,
             capacity: self.capacity(),
             sent: pos.pushed,
             received: pos.popped,

@@ -146,8 +146,8 @@ pub(crate) fn recv_op<T>(chan: Chan<'_, T>) -> Result<Option<T>, Blocked> {
     match chan.pop_waiting() {
         Ok(v) => Ok(Some(v)),
         Err(PopError::Closed) => Ok(None),
-        Err(PopError::Empty | PopError::Hole { .. }) => Err(Blocked::Empty),
-        Err(PopError::InFlight | PopError::Reserved) => Err(Blocked::Busy),
+        Err(PopError::Empty) => Err(Blocked::Empty),
+        Err(PopError::InFlight) => Err(Blocked::Busy),
     }
 }
 
@@ -167,15 +167,15 @@ pub(crate) fn poll_recv<T>(
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
     // Fast path, as in `SendFuture::poll`: Empty is a failed first attempt; a slot in
-    // flight or reserved by a held permit goes to `poll_op` whole (`recv_op` reports it
-    // as `Busy`, which makes the waiter a baton carrier).
+    // flight goes to `poll_op` whole (`recv_op` reports it as `Busy`, which makes the
+    // waiter a baton carrier).
     let mut tried = false;
     if waiter.is_fresh() {
         match chan.pop() {
             Ok(v) => return Poll::Ready(Some(v)),
             Err(PopError::Closed) => return Poll::Ready(None),
             Err(PopError::Empty) => tried = true,
-            Err(PopError::InFlight | PopError::Reserved | PopError::Hole { .. }) => {}
+            Err(PopError::InFlight) => {}
         }
     }
     chan.recv_waiters.poll_op(
@@ -222,7 +222,7 @@ impl<'a, T> Future for ReserveFuture<'a, T> {
     }
 }
 
-/// One step of waiting for a slot to reserve: shared by `ReserveFuture` and
+/// One step of waiting for room to reserve: shared by `ReserveFuture` and
 /// `PollSender::poll_reserve`.
 pub(crate) fn poll_reserve<'a, T>(
     chan: Chan<'a, T>,
@@ -233,8 +233,8 @@ pub(crate) fn poll_reserve<'a, T>(
         waiter,
         WakeRef::Task(cx.waker()),
         false,
-        || match chan.claim_waiting() {
-            Ok(pos) => Ok(Ok(Permit::new(chan, pos))),
+        || match chan.reserve_waiting() {
+            Ok(()) => Ok(Ok(Permit::new(chan))),
             Err(Claim::Closed) => Ok(Err(SendError(()))),
             Err(Claim::Full) => Err(Blocked::Empty),
             Err(Claim::InFlight) => Err(Blocked::Busy),
@@ -253,61 +253,74 @@ impl<T> Drop for ReserveFuture<'_, T> {
     }
 }
 
-/// A reserved slot: [`send`](Permit::send) cannot fail. Made by
+/// Room reserved in the channel: [`send`](Permit::send) cannot fail. Made by
 /// [`Sender::reserve`](crate::Sender::reserve) and
 /// [`Sender::try_reserve`](crate::Sender::try_reserve).
 ///
-/// A permit holds its *place in line*: the slot was taken at reservation time, so its item
-/// is received before items sent after the reservation. Receivers wait at the permit's
-/// slot until it is used or dropped, so hold permits briefly. Other senders are not held
-/// up while free slots remain (PITFALLS `hol`). Dropping a permit unused gives the slot
-/// back (receivers step over it).
+/// A permit holds *room*, not a place in line: while it is held the channel takes one
+/// item fewer, and nobody else can take that room, but receivers go on taking every item
+/// that is ready. The permit's item enters the queue when it is sent, behind everything
+/// sent before it. So the common pattern of reserving first and building the item
+/// afterwards (a read, a parse, a query) holds up no receiver:
 ///
-/// If every receiver is gone when the permit sends, the value is dropped at once (PITFALLS
+/// ```
+/// # futures::executor::block_on(async {
+/// let (tx, rx) = sluicebox::bounded(2);
+/// let permit = tx.reserve().await.unwrap(); // room for one, taken now
+/// tx.try_send("sent after the reservation").unwrap();
+/// assert!(tx.try_send("no room").unwrap_err().is_full());
+/// // The receiver is not held up by the permit.
+/// assert_eq!(rx.recv().await, Some("sent after the reservation"));
+/// permit.send("built slowly");
+/// assert_eq!(rx.recv().await, Some("built slowly"));
+/// # });
+/// ```
+///
+/// Dropping a permit unused gives its room back at once and wakes a waiting sender.
+/// After the channel is closed, receivers still wait for the permits that are out: an
+/// empty closed channel reports its end once every permit is sent or dropped. If every
+/// receiver is gone when the permit sends, the value is dropped at once (PITFALLS
 /// `permit-after-close`).
 ///
-/// Unlike a [`SemaphorePermit`](crate::SemaphorePermit), a channel permit must not be
-/// `mem::forget`-ten: a semaphore permit forgotten only removes capacity, but a forgotten
-/// channel permit is a slot that is never published, and receivers wait at it for good
-/// (items sent after it are never received). The channel's capacity is the ring's own
-/// positions, not a semaphore, which is what gives a permit its place in line.
-#[must_use = "a permit holds a slot until it is used or dropped"]
+/// A permit that is `mem::forget`-ten keeps its room for good, as a forgotten
+/// [`SemaphorePermit`](crate::SemaphorePermit) does; nothing else is held up.
+#[must_use = "a permit holds room in the channel until it is used or dropped"]
 pub struct Permit<'a, T> {
+    /// One reservation of this channel's, sent or given back exactly once: by `send` or
+    /// by `drop`.
     chan: Chan<'a, T>,
-    /// The claimed position; published exactly once, by `send` or `drop`.
-    pos: usize,
 }
 
 impl<'a, T> Permit<'a, T> {
-    /// A permit for position `pos`, claimed from `chan`.
-    pub(crate) fn new(chan: Chan<'a, T>, pos: usize) -> Self {
-        Self { chan, pos }
+    /// A permit for a reservation just made on `chan`.
+    pub(crate) fn new(chan: Chan<'a, T>) -> Self {
+        Self { chan }
     }
 
-    /// Sends `value` into the reserved slot.
+    /// Sends `value` with the reserved room. It queues behind every item sent before.
     ///
     /// ```
     /// # futures::executor::block_on(async {
     /// let (tx, rx) = sluicebox::bounded(1);
     /// let permit = tx.reserve().await.unwrap();
-    /// assert!(tx.try_send(0).unwrap_err().is_full()); // the slot is taken
+    /// assert!(tx.try_send(0).unwrap_err().is_full()); // the room is taken
     /// permit.send(1);
     /// assert_eq!(rx.recv().await, Some(1));
     /// # });
     /// ```
     pub fn send(self, value: T) {
         let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `pos` was claimed for this permit and is published once: here, with
-        // `drop` disabled by `ManuallyDrop`.
-        unsafe { this.chan.fill(this.pos, value) };
+        // SAFETY: the permit owns one reservation and consumes it once: here, with `drop`
+        // disabled by `ManuallyDrop`.
+        unsafe { this.chan.send_reserved(value) };
     }
 }
 
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: `pos` was claimed for this permit and not published (`send` forgets the
-        // permit), so this is its one publication.
-        unsafe { self.chan.skip(self.pos) };
+        // SAFETY: the permit owns one reservation, not consumed (`send` forgets the
+        // permit), so this is its one use.
+        unsafe { self.chan.give_back() };
     }
 }
 

@@ -114,15 +114,32 @@ macro_rules! readers {
             self.len() == 0
         }
 
-        /// Whether every slot holds an item now.
+        /// Room held by send permits now: reserved, not yet sent or dropped. Senders wait
+        /// when `len() + reserved() == capacity()`.
         ///
         /// ```
-        /// let (tx, _rx) = sluicebox::bounded::<u8>(1);
+        /// let (tx, _rx) = sluicebox::bounded::<u8>(4);
+        /// let permit = tx.try_reserve().unwrap();
+        /// assert_eq!((tx.len(), tx.reserved()), (0, 1));
+        /// permit.send(1);
+        /// assert_eq!((tx.len(), tx.reserved()), (1, 0));
+        /// ```
+        pub fn reserved(&self) -> usize {
+            self.chan().reserved()
+        }
+
+        /// Whether no room is left now: every slot holds an item or is reserved by a
+        /// send permit, so a `try_send` would find the channel full.
+        ///
+        /// ```
+        /// let (tx, _rx) = sluicebox::bounded::<u8>(2);
         /// tx.try_send(1).unwrap();
+        /// assert!(!tx.is_full());
+        /// let _permit = tx.try_reserve().unwrap();
         /// assert!(tx.is_full());
         /// ```
         pub fn is_full(&self) -> bool {
-            self.len() == self.capacity()
+            !self.chan().space_left()
         }
 
         /// Whether the channel is closed.

@@ -159,8 +159,8 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// drop(permit); // gives the slot back
     /// ```
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
-        match self.chan().claim() {
-            Ok(pos) => Ok(Permit::new(self.chan(), pos)),
+        match self.chan().reserve() {
+            Ok(()) => Ok(Permit::new(self.chan())),
             Err(Claim::Full | Claim::InFlight) => Err(TrySendError::Full(())),
             Err(Claim::Closed) => Err(TrySendError::Closed(())),
         }

@@ -78,7 +78,8 @@ fn fifo_over_many_laps() {
 #[test]
 fn wrap_positions_cross_usize_max() {
     for cap in [1usize, 3, 4, 5] {
-        let one_lap = (cap + 1).next_power_of_two() * 8;
+        let mark_bit = (cap + 1).next_power_of_two();
+        let one_lap = mark_bit * 8 * mark_bit;
         let laps_in_word = usize::MAX / one_lap + 1;
         let start_lap = laps_in_word - 2; // two laps before the wrap
         let f = Fixture::new(cap, start_lap);
@@ -172,41 +173,172 @@ fn wait_flags_ride_along_and_leave_positions_alone() {
     }
 }
 
+/// The ring's own model of invariant 5: room is items plus reservations; pops never stop
+/// at a reservation; a reservation's item queues when it is sent.
 #[test]
-fn reserved_slot_is_reported_at_once_and_published_later() {
+fn reservations_take_room_not_a_place_in_line() {
     let f = Fixture::new(3, 0);
-    let (pos, _) = f.ring.claim(&f.slots).unwrap();
-    // Claimed but not marked: a push in flight, which the ring waits out for a while.
-    assert_eq!(f.ring.pop(&f.slots), Err(PopError::InFlight));
-    // SAFETY: `pos` is claimed and unpublished.
-    unsafe { f.ring.mark_reserved(&f.slots, pos) };
-    assert_eq!(f.ring.pop(&f.slots), Err(PopError::Reserved));
+    f.ring.reserve(&f.slots).unwrap();
+    f.push(1).unwrap();
     f.push(2).unwrap();
-    f.push(3).unwrap();
-    assert!(matches!(f.push(4), Err(PushError::Full(4))));
-    assert_eq!(f.ring.pop(&f.slots), Err(PopError::Reserved));
-    // SAFETY: as above; published once.
-    unsafe { f.ring.fill(&f.slots, pos, 1) };
+    assert!(matches!(f.push(3), Err(PushError::Full(3))));
+    assert_eq!(f.ring.reserve(&f.slots), Err(Claim::Full));
+    let p = f.ring.positions();
+    assert_eq!((p.len, p.reserved, p.pushed), (2, 1, 2));
+    // The receivers take what is ready; the reservation holds nobody up.
     assert_eq!(f.pop(), Ok(1));
+    f.push(3).unwrap();
+    // SAFETY: one reservation is out; consumed once.
+    assert!(!unsafe { f.ring.send_reserved(&f.slots, 10) });
     assert_eq!(f.pop(), Ok(2));
-    // A reserved slot given back is a hole, stepped over.
-    let (pos, _) = f.ring.claim(&f.slots).unwrap();
-    // SAFETY: as above.
-    unsafe { f.ring.mark_reserved(&f.slots, pos) };
-    f.push(5).unwrap();
     assert_eq!(f.pop(), Ok(3));
-    // SAFETY: as above.
-    unsafe { f.ring.skip(&f.slots, pos) };
-    assert_eq!(f.ring.pop(&f.slots), Err(PopError::Hole { waiting: false }));
+    assert_eq!(f.pop(), Ok(10));
+    assert_eq!(f.pop(), Err(PopError::Empty));
+    let p = f.ring.positions();
+    assert_eq!((p.len, p.reserved, p.pushed, p.popped), (0, 0, 4, 4));
+}
+
+#[test]
+fn a_reservation_given_back_frees_its_room_at_once() {
+    for cap in [1, 2, 5] {
+        let f = Fixture::new(cap, 0);
+        for i in 0..cap - 1 {
+            f.push(i).unwrap();
+        }
+        f.ring.reserve(&f.slots).unwrap();
+        assert!(matches!(f.push(99), Err(PushError::Full(99))));
+        // SAFETY: one reservation is out; consumed once.
+        unsafe { f.ring.give_back() };
+        assert_eq!(f.ring.positions().reserved, 0);
+        f.push(cap - 1).unwrap();
+        for i in 0..cap {
+            assert_eq!(f.pop(), Ok(i), "cap {cap}");
+        }
+        assert_eq!(f.pop(), Err(PopError::Empty));
+    }
+}
+
+#[test]
+fn closed_ring_waits_for_its_reservations() {
+    let f = Fixture::new(2, 0);
+    f.ring.reserve(&f.slots).unwrap();
+    f.ring.reserve(&f.slots).unwrap();
+    assert!(f.ring.close());
+    assert!(matches!(f.push(1), Err(PushError::Closed(1))));
+    assert_eq!(f.ring.reserve(&f.slots), Err(Claim::Closed));
+    // Not `Closed` yet: both reservations may still send.
+    assert_eq!(f.pop(), Err(PopError::Empty));
+    // SAFETY: two reservations are out; each consumed once.
+    unsafe { f.ring.send_reserved(&f.slots, 5) };
     assert_eq!(f.pop(), Ok(5));
     assert_eq!(f.pop(), Err(PopError::Empty));
-    // Next lap: a pusher meeting last lap's reserved slot sees the ring full.
-    let g = Fixture::new(1, 0);
-    let (pos, _) = g.ring.claim(&g.slots).unwrap();
     // SAFETY: as above.
-    unsafe { g.ring.mark_reserved(&g.slots, pos) };
-    assert!(matches!(g.push(9), Err(PushError::Full(9))));
-    // SAFETY: as above.
-    unsafe { g.ring.fill(&g.slots, pos, 8) };
-    assert_eq!(g.pop(), Ok(8));
+    unsafe { f.ring.give_back() };
+    assert_eq!(f.pop(), Err(PopError::Closed));
+    let p = f.ring.positions();
+    assert_eq!((p.len, p.reserved, p.pushed, p.closed), (0, 0, 1, true));
+}
+
+#[test]
+fn drop_oldest_leaves_reserved_room_alone() {
+    let f = Fixture::new(2, 0);
+    f.push(1).unwrap();
+    f.ring.reserve(&f.slots).unwrap();
+    assert!(matches!(
+        f.ring.swap_oldest(&f.slots, 2),
+        Err((2, Oldest::Reserved))
+    ));
+    // SAFETY: one reservation is out; consumed once.
+    unsafe { f.ring.give_back() };
+    f.push(2).unwrap();
+    assert_eq!(f.ring.swap_oldest(&f.slots, 3).ok(), Some((1, false)));
+    assert_eq!(f.pop(), Ok(2));
+    assert_eq!(f.pop(), Ok(3));
+}
+
+/// A small deterministic generator, so the model test needs no dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Pushes, pops, reservations sent and given back, in random order, against a model
+/// (`VecDeque` and a count), at several capacities, from lap 0 and from just before the
+/// position word wraps: every verdict, every item (FIFO, exactly once) and every
+/// `positions()` read must match.
+#[test]
+fn reservations_match_a_model_across_laps_and_the_wrap() {
+    use std::collections::VecDeque;
+    let rounds = if cfg!(miri) { 300 } else { 5_000 };
+    for cap in [1usize, 2, 3, 4, 7, 8] {
+        let mark_bit = (cap + 1).next_power_of_two();
+        let laps_in_word = usize::MAX / (mark_bit * 8 * mark_bit) + 1;
+        for start_lap in [0, laps_in_word - 3] {
+            let f = Fixture::new(cap, start_lap);
+            let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ cap as u64);
+            let mut queue = VecDeque::new();
+            let (mut reserved, mut next, mut pushed, mut popped) = (0usize, 0u64, 0u64, 0u64);
+            for _ in 0..rounds {
+                let room = queue.len() + reserved < cap;
+                match rng.below(5) {
+                    0 => match f.push(next) {
+                        Ok(()) => {
+                            assert!(room, "cap {cap}: push past the room");
+                            queue.push_back(next);
+                            next += 1;
+                            pushed += 1;
+                        }
+                        Err(PushError::Full(_)) => assert!(!room, "cap {cap}: false full"),
+                        Err(e) => panic!("cap {cap}: {e:?}"),
+                    },
+                    1 => match f.ring.reserve(&f.slots) {
+                        Ok(()) => {
+                            assert!(room, "cap {cap}: reservation past the room");
+                            reserved += 1;
+                        }
+                        Err(Claim::Full) => assert!(!room, "cap {cap}: false full"),
+                        Err(e) => panic!("cap {cap}: {e:?}"),
+                    },
+                    2 if reserved > 0 => {
+                        // SAFETY: `reserved` counts the reservations out; one is consumed.
+                        unsafe { f.ring.send_reserved(&f.slots, next) };
+                        queue.push_back(next);
+                        next += 1;
+                        pushed += 1;
+                        reserved -= 1;
+                    }
+                    3 if reserved > 0 => {
+                        // SAFETY: as above.
+                        unsafe { f.ring.give_back() };
+                        reserved -= 1;
+                    }
+                    _ => match f.pop() {
+                        Ok(v) => {
+                            assert_eq!(Some(v), queue.pop_front(), "cap {cap}");
+                            popped += 1;
+                        }
+                        Err(PopError::Empty) => assert!(queue.is_empty(), "cap {cap}"),
+                        Err(e) => panic!("cap {cap}: {e:?}"),
+                    },
+                }
+                let p = f.ring.positions();
+                assert_eq!(
+                    (p.len, p.reserved, p.pushed, p.popped),
+                    (queue.len(), reserved, pushed, popped),
+                    "cap {cap}, start lap {start_lap}"
+                );
+            }
+            while reserved > 0 {
+                // SAFETY: as above.
+                unsafe { f.ring.give_back() };
+                reserved -= 1;
+            }
+        }
+    }
 }

@@ -41,7 +41,7 @@ macro_rules! suite_tests {
             mpmc_mixed_api,
             blocking_producers_async_consumers, async_producers_blocking_consumers,
             close_last_sender_drains_then_none, close_last_receiver_returns_value,
-            close_wakes_all_parked, reserve_permit, stats_count_permits_as_slots, permit_hole_stepped_over,
+            close_wakes_all_parked, reserve_permit, stats_count_permits_as_room, permits_hold_room_not_a_place_in_line,
             recv_many_basic, recv_many_takes_only_what_is_there, recv_batch_timer_deadline, recv_batch_poll_deadline,
             stream_basic, stream_concurrent, closed_future, static_channel,
             weak_sender,
@@ -425,26 +425,22 @@ pub fn close_wakes_all_parked<R: Rt>(rt: &R) {
     });
 }
 
-/// `reserve` → `Permit::send`; a dropped permit gives the slot back (once a receiver steps
-/// over it, at the latest).
+/// `reserve` → `Permit::send`; a dropped permit gives its room back.
 pub fn reserve_permit<R: Rt>(rt: &R) {
     rt.block_on(async {
         let (tx, rx) = bounded::<u64>(2);
-        // An item at the head, so the full checks below never look at a held permit's slot
-        // (a push that does spins forever today: see `tests/pitfalls_async.rs`, `hol`).
         tx.send(1).await.unwrap();
         let permit = tx.reserve().await.unwrap();
         assert!(
             tx.try_send(2).unwrap_err().is_full(),
-            "the permit holds the slot"
+            "the permit holds the room"
         );
         assert!(tx.try_reserve().unwrap_err().is_full());
         assert_eq!(rx.recv().await, Some(1));
         permit.send(7);
         assert_eq!(rx.recv().await, Some(7));
 
-        // A dropped permit: a sender gets the slot (at once, or when the receiver steps
-        // over the hole).
+        // A dropped permit: a sender gets its room.
         let permit = tx.try_reserve().unwrap();
         drop(permit);
         let sender = {
@@ -454,7 +450,7 @@ pub fn reserve_permit<R: Rt>(rt: &R) {
         assert_eq!(
             rx.recv().await,
             Some(8),
-            "the receiver stepped over the hole"
+            "the sender used the room the permit gave back"
         );
         sender.await.unwrap();
 
@@ -479,65 +475,75 @@ pub fn reserve_permit<R: Rt>(rt: &R) {
     });
 }
 
-/// `Stats::sent`/`received` count slots that went through the line, as documented: a
-/// permit counts when reserved, its dropped slot when stepped over; `len` ends at 0.
-pub fn stats_count_permits_as_slots<R: Rt>(rt: &R) {
+/// `Stats` while permits are out, as documented: a held permit counts in `reserved`,
+/// in `sent` and `len` only once it sends, and nowhere if dropped.
+pub fn stats_count_permits_as_room<R: Rt>(rt: &R) {
     rt.block_on(async {
         let (tx, rx) = bounded::<u64>(4);
         tx.send(1).await.unwrap();
-        drop(tx.try_reserve().unwrap());
-        drop(tx.reserve().await.unwrap());
+        let p1 = tx.try_reserve().unwrap();
+        let p2 = tx.reserve().await.unwrap();
+        let s = tx.stats();
+        assert_eq!((s.len, s.reserved, s.sent, s.received), (1, 2, 1, 0));
+        assert_eq!((tx.len(), tx.reserved()), (1, 2));
+        assert_eq!(s.fill_ratio(), 0.75);
+        drop(p1);
         tx.send(2).await.unwrap();
-        assert_eq!(rx.recv().await, Some(1));
-        assert_eq!(rx.recv().await, Some(2));
+        p2.send(3);
+        let s = tx.stats();
+        assert_eq!((s.len, s.reserved, s.sent), (3, 0, 3));
+        for expect in 1..=3 {
+            assert_eq!(rx.recv().await, Some(expect));
+        }
         let s = rx.stats();
-        assert_eq!(s.len, 0);
         assert_eq!(
-            (s.sent, s.received),
-            (4, 4),
-            "documented: a permit counts in `sent` when reserved, and its dropped slot in \
-             `received` when stepped over (2 items + 2 dropped permits)"
+            (s.len, s.reserved, s.sent, s.received),
+            (0, 0, 3, 3),
+            "3 items through the channel; the dropped permit counts nowhere"
         );
     });
 }
 
-/// Receivers step over a dropped permit's slot, and a receiver parked at a held permit's
-/// slot is woken when the permit is dropped.
-pub fn permit_hole_stepped_over<R: Rt>(rt: &R) {
+/// A permit holds room, not a place in line: receivers take what is ready, the permit's
+/// item queues when it is sent, a dropped permit's room is free at once, and a closed
+/// channel reports its end only after the last permit.
+pub fn permits_hold_room_not_a_place_in_line<R: Rt>(rt: &R) {
     rt.block_on(async {
         let (tx, rx) = bounded::<u64>(4);
         let p1 = tx.try_reserve().unwrap();
         tx.try_send(1).unwrap();
         let p2 = tx.try_reserve().unwrap();
         tx.try_send(2).unwrap();
+        assert!(tx.is_full());
+        assert!(
+            tx.try_send(99).unwrap_err().is_full(),
+            "the permits hold room"
+        );
         drop(p1);
+        assert!(!tx.is_full(), "a dropped permit's room is free at once");
         p2.send(3);
+        tx.try_send(4).unwrap();
         let mut got = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..4 {
             got.push(rx.recv().await.unwrap());
         }
-        assert_eq!(
-            got,
-            [1, 3, 2],
-            "permits keep their place in line; holes are skipped"
-        );
+        assert_eq!(got, [1, 2, 3, 4], "items queue in the order they are sent");
         assert!(rx.is_empty());
 
-        // A receiver parked at a held permit's slot.
+        // A held permit holds no receiver up.
         let permit = tx.try_reserve().unwrap();
         tx.try_send(10).unwrap();
+        assert_eq!(rx.recv().await, Some(10), "not held up by the permit");
+        // A receiver parked on an empty channel is woken by the permit's send.
         let waiting = {
             let rx = rx.clone();
             rt.spawn(async move { rx.recv().await })
         };
-        wait_until("a receiver waits at the permit", || {
-            rx.stats().receivers_waiting == 1
-        })
-        .await;
-        drop(permit);
-        assert_eq!(waiting.await, Some(10), "stepped over the dropped permit");
+        wait_until("a receiver is parked", || rx.stats().receivers_waiting == 1).await;
+        permit.send(11);
+        assert_eq!(waiting.await, Some(11));
 
-        // Same, but the permit is used, from another task.
+        // Reserve, then send another item, then use the permit: in the order sent.
         let permit_tx = tx.clone();
         let waiting = {
             let rx = rx.clone();
@@ -550,7 +556,21 @@ pub fn permit_hole_stepped_over<R: Rt>(rt: &R) {
             permit.send(20);
         });
         filler.await;
-        assert_eq!(waiting.await, (Some(20), Some(21)));
+        assert_eq!(waiting.await, (Some(21), Some(20)));
+
+        // Closed with permits out: the end comes after the last permit.
+        let sent = tx.try_reserve().unwrap();
+        let dropped = tx.try_reserve().unwrap();
+        assert!(rx.close());
+        assert!(tx.try_send(30).unwrap_err().is_closed());
+        let waiting = {
+            let rx = rx.clone();
+            rt.spawn(async move { (rx.recv().await, rx.recv().await) })
+        };
+        wait_until("a receiver is parked", || rx.stats().receivers_waiting == 1).await;
+        sent.send(31);
+        drop(dropped);
+        assert_eq!(waiting.await, (Some(31), None));
     });
 }
 
