@@ -426,6 +426,34 @@ impl Ring {
             .map(drop)
     }
 
+    /// Reserves room for one item if that takes one CAS now: no retry, no backoff, no
+    /// waiting out a slot in flight. For a notifier handing room to the waiter it wakes,
+    /// under the wait list's lock (wait-list invariant 6); `false` leaves the waiter to
+    /// retry on its own.
+    pub(crate) fn reserve_now<T>(&self, slots: &[Slot<T>]) -> bool {
+        // Relaxed: a guess, validated by the stamp check and the CAS.
+        let raw = self.tail.load(Ordering::Relaxed);
+        if raw & (self.mark_bit | self.swap_bit) != 0 {
+            return false;
+        }
+        let tail = self.position(raw);
+        let r = self.reserved_in(raw);
+        // Acquire: as in `claim_slow`.
+        if slots[tail & (self.mark_bit - 1)]
+            .stamp
+            .load(Ordering::Acquire)
+            != tail
+        {
+            return false;
+        }
+        // `r + 1` fits: the slot at `T` is free, so `r < cap` (invariant 2).
+        let new_raw = self.next(tail) | ((r + 1) << self.r_shift) | (raw & self.wait_bit);
+        // SeqCst on success: as for a claim.
+        self.tail
+            .compare_exchange(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+    }
+
     /// A claim past the fast path: the loop, entered with `raw` (the `tail` word last
     /// read) and, if the caller read it, the stamp of `raw`'s slot (`None`: the caller
     /// lost its CAS, and `raw` is what the CAS read).

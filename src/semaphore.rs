@@ -620,8 +620,9 @@ impl Semaphore {
         let mut fresh = None;
         loop {
             match waiter.state() {
-                // The semaphore never hands out batons; `Baton` is `Notified` here.
-                State::Notified | State::Baton => {
+                // The semaphore never hands out batons or grants: both are `Notified`
+                // here.
+                State::Notified | State::Baton | State::Granted => {
                     waiter.set_state(State::Idle);
                     *queued = false;
                     // SAFETY: a notified waiter is touched by nobody but its owner (us);

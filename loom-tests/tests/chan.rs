@@ -254,8 +254,8 @@ fn permit_after_close_value_dropped_at_once() {
 }
 
 /// `close-permits`: a reservation (`try_reserve`) dropped unused, racing an async `recv`
-/// and `close()`: the receiver steps over the returned slot and ends with `None`.
-/// Explored: the receiver parked at the reserved slot and woken.
+/// and `close()`: the receiver ends with `None`, after the reservation if it was made
+/// before the close. Explored: the receiver parked while the permit was out, and woken.
 #[test]
 fn close_permits_try_reserve_dropped() {
     let outcomes = Outcomes::new();
@@ -347,8 +347,8 @@ fn close_permits_reserve_send() {
 }
 
 /// `close-permits`: two reservations on a capacity-2 channel, the first dropped and the
-/// second sent, then the last sender dropped, racing the receiver: it steps over the hole,
-/// gets the one value, and ends with `None`.
+/// second sent, then the last sender dropped, racing the receiver: it gets the one
+/// value, and ends with `None`.
 #[test]
 fn close_permits_two_reservations_last_sender_drop() {
     model(|| {
@@ -604,50 +604,3 @@ fn drop_once_send_mid_write_vs_last_receiver_drop() {
     outcomes.assert_seen(false);
 }
 
-/// `hol`: a permit dropped unused at the front of the line frees its slot at once (the
-/// dropper steps over its own hole), racing a parked sender and a receiver that may step
-/// over the same hole: exactly one of them moves `head` past it, the parked sender is
-/// woken and its item is received exactly once. Explored: the sender parked before the
-/// drop, and the receiver reaching the hole first.
-#[test]
-fn hol_dropped_permit_frees_slot_for_parked_sender() {
-    let outcomes = Outcomes::new();
-    let seen = outcomes.clone();
-    model(move || {
-        let ledger = Ledger::new(1);
-        let gate = Gate::new();
-        let (tx, rx) = bounded::<Item>(1);
-        let permit_tx = tx.clone();
-        let permit = permit_tx.try_reserve().expect("an empty channel");
-        let (l, g) = (ledger.clone(), gate.clone());
-        let s = thread::spawn(move || {
-            g.point();
-            // Full (the permit holds the only slot) until the permit is dropped.
-            let parked_at_once = tx.is_full();
-            tx.send_blocking(l.item(0)).expect("the receiver lives");
-            parked_at_once
-        });
-        let g = gate.clone();
-        let r = thread::spawn(move || {
-            g.point();
-            let got = rx.recv_blocking().map(id);
-            (got, rx)
-        });
-        gate.point();
-        drop(permit);
-        let parked = s.join().unwrap();
-        let (got, rx) = r.join().unwrap();
-        assert_eq!(got, Ok(0));
-        assert_eq!(rx.len(), 0);
-        let st = rx.stats();
-        assert_eq!(
-            (st.sent, st.received),
-            (2, 2),
-            "the item and the permit's slot"
-        );
-        seen.record(parked);
-        drop((permit_tx, rx));
-        ledger.assert_all_dropped_once();
-    });
-    outcomes.assert_seen(true);
-}

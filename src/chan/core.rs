@@ -177,14 +177,35 @@ impl<'a, T> Chan<'a, T> {
     }
 
     /// A slot was freed by a pop whose CAS read the sender-wait flag as `waiting`: wake
-    /// one sender for it. The caller may hold an item it took (a pop, a drop-oldest
-    /// swap), so a waker that panics must not unwind through it: see
+    /// one sender for it, with the room reserved for it where it is still free
+    /// (wait-list invariant 6). The caller may hold an item it took (a pop, a
+    /// drop-oldest swap), so a waker that panics must not unwind through it: see
     /// [`WakeTarget::wake_contained`].
     #[inline]
     fn freed_slot(&self, waiting: bool) {
-        if let Some(sender) = self.waiter_to_wake(&self.send_waiters, End::Head, waiting) {
+        let sender = if WAIT_OUT_IN_FLIGHT {
+            if !waiting {
+                return;
+            }
+            self.send_waiters.take_one_flagged_granting(
+                || self.grant_room(),
+                || self.ring.lower_waiting(End::Head),
+            )
+        } else {
+            self.send_waiters.take_one_granting(|| self.grant_room())
+        };
+        if let Some(sender) = sender {
             sender.wake_contained();
         }
+    }
+
+    /// Under the send list's lock, for the sender about to be woken: reserves the room
+    /// it is woken for, so that a fresh send cannot take it first (wait-list invariant
+    /// 6). One CAS, no waiting: `false` if the room is gone already (a barging send took
+    /// it), is only just being freed (a pop in flight), or the CAS lost a race; the
+    /// sender is then woken to retry, as without grants.
+    fn grant_room(&self) -> bool {
+        self.ring.reserve_now(self.slots())
     }
 
     /// Takes the waiter of `list` to wake after an immediate push or pop whose claim CAS
@@ -299,7 +320,9 @@ impl<'a, T> Chan<'a, T> {
         if unsafe { self.ring.give_back() } {
             self.last_reservation_ended();
         }
-        self.send_waiters.notify_one();
+        if let Some(sender) = self.send_waiters.take_one_granting(|| self.grant_room()) {
+            sender.wake();
+        }
     }
 
     /// The last permit of a closed channel was sent or dropped. Receivers wait for every

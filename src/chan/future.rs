@@ -10,6 +10,10 @@
 //! registered, no notification, no baton). That try is `poll_op`'s first attempt: success
 //! returns at once, and a plain Full/Empty tells `poll_op` to go straight on to
 //! registering.
+//!
+//! A waiting `send` or `reserve` may be woken with room already reserved for it (a grant,
+//! wait-list invariant 6): its operation then completes with that reservation, and a
+//! future dropped with an unused grant hands it on or gives it back (`Chan::give_back`).
 
 use super::error::SendError;
 use super::Chan;
@@ -56,14 +60,21 @@ impl<'a, T> SendFuture<'a, T> {
     }
 }
 
-/// The `send` operation, shared by the future and `send_blocking`.
+/// The `send` operation, shared by the future and `send_blocking`. `granted`: room was
+/// reserved for it by the notifier that woke it.
 pub(crate) fn send_op<T>(
     chan: Chan<'_, T>,
     slot: &mut Option<T>,
+    granted: bool,
 ) -> Result<Result<(), SendError<T>>, Blocked> {
     let value = slot
         .take()
         .expect("sluicebox: send future polled after it completed");
+    if granted {
+        // SAFETY: the grant is a reservation made for this waiter, consumed once: here.
+        unsafe { chan.send_reserved(value) };
+        return Ok(Ok(()));
+    }
     match chan.push_waiting(value) {
         Ok(()) => Ok(Ok(())),
         Err(PushError::Closed(v)) => Ok(Err(SendError(v))),
@@ -108,9 +119,11 @@ impl<T> Future for SendFuture<'_, T> {
             waiter,
             WakeRef::Task(cx.waker()),
             tried,
-            || send_op(chan, value),
+            |granted| send_op(chan, value, granted),
             || chan.space_left(),
             &chan.send_beacon(),
+            // SAFETY: an unused grant is a reservation made for this waiter.
+            || unsafe { chan.give_back() },
         )
     }
 }
@@ -121,7 +134,12 @@ impl<T> Drop for SendFuture<'_, T> {
         // is not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
         let chan = self.chan;
-        chan.send_waiters.unregister(waiter, || chan.space_left());
+        // SAFETY: an unused grant is a reservation made for this waiter.
+        chan.send_waiters.unregister_granting(
+            waiter,
+            || chan.space_left(),
+            || unsafe { chan.give_back() },
+        );
     }
 }
 
@@ -182,9 +200,10 @@ pub(crate) fn poll_recv<T>(
         waiter,
         WakeRef::Task(cx.waker()),
         tried,
-        || recv_op(chan),
+        |_| recv_op(chan),
         || chan.items_left(),
         &chan.recv_beacon(),
+        || {},
     )
 }
 
@@ -233,7 +252,12 @@ pub(crate) fn poll_reserve<'a, T>(
         waiter,
         WakeRef::Task(cx.waker()),
         false,
-        || match chan.reserve_waiting() {
+        // A grant is room reserved for us: it becomes the permit.
+        |granted| match if granted {
+            Ok(())
+        } else {
+            chan.reserve_waiting()
+        } {
             Ok(()) => Ok(Ok(Permit::new(chan))),
             Err(Claim::Closed) => Ok(Err(SendError(()))),
             Err(Claim::Full) => Err(Blocked::Empty),
@@ -241,6 +265,8 @@ pub(crate) fn poll_reserve<'a, T>(
         },
         || chan.space_left(),
         &chan.send_beacon(),
+        // SAFETY: an unused grant is a reservation made for this waiter.
+        || unsafe { chan.give_back() },
     )
 }
 
@@ -249,7 +275,12 @@ impl<T> Drop for ReserveFuture<'_, T> {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
         let chan = self.chan;
-        chan.send_waiters.unregister(waiter, || chan.space_left());
+        // SAFETY: an unused grant is a reservation made for this waiter.
+        chan.send_waiters.unregister_granting(
+            waiter,
+            || chan.space_left(),
+            || unsafe { chan.give_back() },
+        );
     }
 }
 
@@ -356,9 +387,10 @@ impl<T> Future for ClosedFuture<'_, T> {
             waiter,
             WakeRef::Task(cx.waker()),
             false,
-            || chan.is_closed().then_some(()).ok_or(Blocked::Empty),
+            |_| chan.is_closed().then_some(()).ok_or(Blocked::Empty),
             || false,
             &(),
+            || {},
         )
     }
 }
@@ -383,12 +415,15 @@ macro_rules! debug_future {
 debug_future!(SendFuture, RecvFuture, ReserveFuture, ClosedFuture);
 
 /// Runs `op` to completion on the current thread, parking it while `op` must wait.
+/// `op(true)` completes with a grant; `release` gives an unused one back (see
+/// `WaitList::poll_op`).
 #[cfg(feature = "std")]
 pub(crate) fn block_on_op<R>(
     list: &WaitList,
-    mut op: impl FnMut() -> Result<R, Blocked>,
+    mut op: impl FnMut(bool) -> Result<R, Blocked>,
     more: impl Fn() -> bool,
     beacon: &impl Beacon,
+    release: impl Fn(),
 ) -> R {
     // Spin (then yield) briefly before parking: waking a parked thread costs 1-40 us (an
     // idle virtual CPU must be woken), while the other side usually frees a slot within
@@ -403,7 +438,7 @@ pub(crate) fn block_on_op<R>(
     {
         let backoff = crate::loom::Backoff::new();
         loop {
-            if let Ok(r) = op() {
+            if let Ok(r) = op(false) {
                 return r;
             }
             if backoff.is_completed() {
@@ -412,14 +447,16 @@ pub(crate) fn block_on_op<R>(
             backoff.snooze();
         }
     }
-    struct Unregister<'a, M: Fn() -> bool> {
+    struct Unregister<'a, M: Fn() -> bool, G: Fn()> {
         list: &'a WaitList,
         waiter: Pin<&'a Waiter>,
         more: &'a M,
+        release: &'a G,
     }
-    impl<M: Fn() -> bool> Drop for Unregister<'_, M> {
+    impl<M: Fn() -> bool, G: Fn()> Drop for Unregister<'_, M, G> {
         fn drop(&mut self) {
-            self.list.unregister(self.waiter, self.more);
+            self.list
+                .unregister_granting(self.waiter, self.more, self.release);
         }
     }
     let waiter = core::pin::pin!(Waiter::new());
@@ -428,6 +465,7 @@ pub(crate) fn block_on_op<R>(
         list,
         waiter,
         more: &more,
+        release: &release,
     };
     let thread = crate::loom::current_thread();
     loop {
@@ -438,6 +476,7 @@ pub(crate) fn block_on_op<R>(
             &mut op,
             &more,
             beacon,
+            &release,
         ) {
             Poll::Ready(r) => return r,
             // Park only while still queued. A notification that came while we were

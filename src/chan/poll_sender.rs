@@ -114,7 +114,12 @@ impl<T, R: ChannelRef<T>> Drop for PollSender<T, R> {
         // SAFETY: `drop` runs before the pinned memory is reused; the waiter is not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
         let chan = self.tx.chan.chan();
-        chan.send_waiters.unregister(waiter, || chan.space_left());
+        // SAFETY: an unused grant is a reservation made for this waiter.
+        chan.send_waiters.unregister_granting(
+            waiter,
+            || chan.space_left(),
+            || unsafe { chan.give_back() },
+        );
     }
 }
 

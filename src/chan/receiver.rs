@@ -74,9 +74,10 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
         let chan = self.chan();
         super::future::block_on_op(
             &chan.recv_waiters,
-            || super::future::recv_op(chan),
+            |_| super::future::recv_op(chan),
             || chan.items_left(),
             &chan.recv_beacon(),
+            || {},
         )
         .ok_or(RecvError)
     }

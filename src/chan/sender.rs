@@ -115,9 +115,11 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
         let mut value = Some(value);
         super::future::block_on_op(
             &chan.send_waiters,
-            || super::future::send_op(chan, &mut value),
+            |granted| super::future::send_op(chan, &mut value, granted),
             || chan.space_left(),
             &chan.send_beacon(),
+            // SAFETY: an unused grant is a reservation made for this waiter.
+            || unsafe { chan.give_back() },
         )
     }
 

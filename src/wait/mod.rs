@@ -57,14 +57,26 @@
 //!    about it): it waits the write out, which is a few instructions with no user code
 //!    in between. The channel's core documents where it does and does not do so
 //!    (`chan/core.rs`, "Waiting out a slot in flight").
-//! 5. Critical sections are O(1): link, unlink, pop the front, swap a waker. `notify_all`
-//!    drains in batches of [`WakeBatch`] size, releasing the lock between batches.
+//! 5. Critical sections are O(1): link, unlink, pop the front, swap a waker, and for a
+//!    grant one ring operation (no user code). `notify_all` drains in batches of
+//!    [`WakeBatch`] size, releasing the lock between batches.
+//! 6. **A woken waiter can be handed what it was woken for.** A notifier that frees
+//!    something a waiter wants may, under the lock, make the waiter's operation for it —
+//!    for a channel's sender: reserve the room it just freed — and mark the waiter
+//!    `Granted` instead of `Notified` (`take_one_granting`). The owner completes with the
+//!    grant at its next poll, without retrying, so a fresh operation cannot take what it
+//!    was woken for (tokio's `reserve_disarm` behaviour). If the grant cannot be made (a
+//!    barging operation took the room first), the waiter is plainly notified. A waiter
+//!    unregistered while `Granted` hands the grant to the next queued waiter, still
+//!    granted, or, with nobody queued, releases it after unlocking
+//!    (`unregister_granting`). Grants are only an optimisation of who gets the room;
+//!    correctness (no lost wakeup) still rests on invariant 4.
 
 mod list;
 mod waiter;
 
 pub(crate) use list::List;
-pub(crate) use waiter::{State, Waiter, WakeBatch, WakeRef, WakeTarget};
+pub(crate) use waiter::{Notice, State, Waiter, WakeBatch, WakeRef, WakeTarget};
 
 use crate::loom::{fence, AtomicUsize, Mutex, Ordering};
 use core::pin::Pin;
@@ -177,21 +189,76 @@ impl WaitList {
         self.notify_one_locked(&mut list)
     }
 
+    /// As [`take_one`](Self::take_one), and under the lock tries `grant` for the waiter
+    /// it takes: if that makes the waiter's operation, the waiter is `Granted`
+    /// (invariant 6). `grant` must not run user code.
+    #[inline]
+    pub(crate) fn take_one_granting(&self, grant: impl FnOnce() -> bool) -> Option<WakeTarget> {
+        if self.anyone_waiting() {
+            self.take_one_granting_slow(grant, || {})
+        } else {
+            None
+        }
+    }
+
+    /// As [`take_one_flagged`](Self::take_one_flagged), granting as
+    /// [`take_one_granting`](Self::take_one_granting) does.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn take_one_flagged_granting(
+        &self,
+        grant: impl FnOnce() -> bool,
+        lower: impl FnOnce(),
+    ) -> Option<WakeTarget> {
+        self.take_one_granting_slow(grant, lower)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_one_granting_slow(
+        &self,
+        grant: impl FnOnce() -> bool,
+        lower: impl FnOnce(),
+    ) -> Option<WakeTarget> {
+        let mut list = self.list.lock();
+        let waiter = list.pop_front()?;
+        self.set_queued(&mut list);
+        if list.is_empty() {
+            lower();
+        }
+        let state = if grant() {
+            State::Granted
+        } else {
+            State::Notified
+        };
+        Self::notify_unlinked(&mut list, waiter, state)
+    }
+
     /// Unlinks the oldest waiter, marks it notified and returns its target, to be woken
     /// after unlocking.
     fn notify_one_locked(&self, list: &mut List) -> Option<WakeTarget> {
         self.notify_front_locked(list, State::Notified)
     }
 
-    /// As `notify_one_locked`, marking the waiter `as_state` (`Notified` or `Baton`).
+    /// As `notify_one_locked`, marking the waiter `as_state` (`Notified`, `Baton` or
+    /// `Granted`).
     fn notify_front_locked(&self, list: &mut List, as_state: State) -> Option<WakeTarget> {
         let waiter = list.pop_front()?;
         self.set_queued(list);
+        Self::notify_unlinked(list, waiter, as_state)
+    }
+
+    /// Marks `waiter`, just unlinked from `list` under its lock, `as_state`, and returns
+    /// its target.
+    fn notify_unlinked(
+        list: &mut List,
+        waiter: NonNull<Waiter>,
+        as_state: State,
+    ) -> Option<WakeTarget> {
         // SAFETY: `waiter` was linked, hence alive (its owner unregisters before dying,
         // which needs this lock); we hold the lock.
         let target = unsafe { list.node(waiter) }.target.take();
-        // SAFETY: as above. Publishing `Notified` (or `Baton`) is our last touch of the
-        // node.
+        // SAFETY: as above. Publishing the notification is our last touch of the node.
         unsafe { waiter.as_ref() }.set_state(as_state);
         target
     }
@@ -238,33 +305,35 @@ impl WaitList {
     /// its retry lost the slot to a barging operation, so it keeps its place in line —
     /// or refreshes its wake target if it is already queued.
     ///
-    /// Returns `false` if the waiter had been notified since it last polled: the
-    /// notification is consumed here and the caller should retry its operation at once.
-    /// Returns `true` if the waiter is queued: the caller must retry its operation once
-    /// more (invariant 4) before sleeping.
-    pub(crate) fn register(&self, waiter: Pin<&Waiter>, target: WakeRef<'_>, woken: bool) -> bool {
-        if waiter.take_notification() {
-            return false;
+    /// Returns the notification if the waiter had been notified since it last polled: it
+    /// is consumed here and the caller should retry its operation at once (or complete
+    /// with a grant). Returns `Notice::Nothing` if the waiter is queued: the caller must
+    /// retry its operation once more (invariant 4) before sleeping.
+    pub(crate) fn register(
+        &self,
+        waiter: Pin<&Waiter>,
+        target: WakeRef<'_>,
+        woken: bool,
+    ) -> Notice {
+        let notice = waiter.take_notification();
+        if notice != Notice::Nothing {
+            return notice;
         }
         let ptr = NonNull::from(waiter.get_ref());
         // The wake target is cloned (user code: `Waker::clone`) before the lock is taken,
         // never under it (PITFALLS `user-code-under-lock`). An idle waiter always needs
         // one; a queued one only if its target changed, which it learns under the lock.
         let mut fresh = (waiter.state() == State::Idle).then(|| target.to_owned());
-        let (queued, replaced) = loop {
+        let (notice, replaced) = loop {
             let mut list = self.list.lock();
             // SAFETY: the caller's own pinned waiter, alive for this call; we hold the lock.
             let node = unsafe { list.node(ptr) };
             match waiter.state() {
-                state @ (State::Notified | State::Baton) => {
-                    if state == State::Baton {
-                        waiter.set_busy();
-                    }
-                    waiter.set_state(State::Idle);
-                    break (false, None);
+                State::Notified | State::Baton | State::Granted => {
+                    break (waiter.take_notification(), None);
                 }
                 State::Queued => match target.refresh(node, &mut fresh) {
-                    Ok(replaced) => break (true, replaced),
+                    Ok(replaced) => break (Notice::Nothing, replaced),
                     Err(()) => {
                         drop(list);
                         fresh = Some(target.to_owned());
@@ -286,18 +355,18 @@ impl WaitList {
                         }
                     }
                     self.set_queued(&mut list);
-                    break (true, replaced);
+                    break (Notice::Nothing, replaced);
                 }
             }
         };
         drop(replaced);
         drop(fresh);
-        if queued {
+        if notice == Notice::Nothing {
             // SeqCst fence: the waiter's half of invariant 4 — our link (and `queued`) is
             // ordered before the caller's retry of its operation.
             fence(Ordering::SeqCst);
         }
-        queued
+        notice
     }
 
     /// The owner is done with `waiter` (its operation completed, or it is being
@@ -309,11 +378,30 @@ impl WaitList {
     /// left — whether it completed or was cancelled.
     #[inline]
     pub(crate) fn unregister(&self, waiter: Pin<&Waiter>, more: impl FnOnce() -> bool) {
+        self.unregister_granting(waiter, more, || {
+            debug_assert!(false, "sluicebox: a grant on a list that grants nothing");
+        });
+    }
+
+    /// [`unregister`](Self::unregister) for a list whose notifiers grant (invariant 6):
+    /// a grant the waiter received but did not use goes to the next queued waiter, or,
+    /// with nobody queued, `release` gives it back (called after unlocking).
+    #[inline]
+    pub(crate) fn unregister_granting(
+        &self,
+        waiter: Pin<&Waiter>,
+        more: impl FnOnce() -> bool,
+        release: impl FnOnce(),
+    ) {
         // Only the owner (us) moves a waiter out of Idle: no lock needed to see it. This
         // check runs after every completed operation, so it is inlined; the rest is not.
         let carrier = waiter.take_busy();
         if waiter.state() != State::Idle {
-            if self.unregister_linked_or_notified(waiter, carrier) {
+            let (owe, unused_grant) = self.unregister_linked_or_notified(waiter, carrier);
+            if unused_grant {
+                release();
+            }
+            if owe {
                 self.pass_baton(more);
             }
         } else if carrier {
@@ -322,28 +410,35 @@ impl WaitList {
     }
 
     /// Returns whether the caller still owes a baton (it carried one and had no
-    /// notification to hand it on with).
+    /// notification to hand it on with), and whether it holds a grant nobody was queued
+    /// to take.
     #[inline(never)]
-    fn unregister_linked_or_notified(&self, waiter: Pin<&Waiter>, carrier: bool) -> bool {
+    fn unregister_linked_or_notified(&self, waiter: Pin<&Waiter>, carrier: bool) -> (bool, bool) {
         let ptr = NonNull::from(waiter.get_ref());
-        let (own, handed_on, owe) = {
+        let (own, handed_on, owe, unused_grant) = {
             let mut list = self.list.lock();
             // SAFETY: the caller's own pinned waiter; we hold the lock.
             let own = unsafe { list.node(ptr) }.target.take();
             let state = waiter.state();
             waiter.set_state(State::Idle);
             match state {
-                State::Idle => (own, None, carrier),
+                State::Idle => (own, None, carrier, false),
                 State::Queued => {
                     // SAFETY: Queued means linked into this list (invariant 1).
                     unsafe { list.remove(ptr) };
                     self.set_queued(&mut list);
-                    (own, None, carrier)
+                    (own, None, carrier, false)
                 }
                 State::Notified | State::Baton => {
                     let baton = carrier || state == State::Baton;
                     let next = if baton { State::Baton } else { State::Notified };
-                    (own, self.notify_front_locked(&mut list, next), false)
+                    (own, self.notify_front_locked(&mut list, next), false, false)
+                }
+                State::Granted => {
+                    // The grant goes on as it is; a carrier still owes its baton.
+                    let unused = list.is_empty();
+                    let next = self.notify_front_locked(&mut list, State::Granted);
+                    (own, next, carrier, unused)
                 }
             }
         };
@@ -355,7 +450,7 @@ impl WaitList {
         if let Some(target) = handed_on {
             target.wake_contained();
         }
-        owe
+        (owe, unused_grant)
     }
 
     /// One step of waiting for `op`: try it; if it cannot complete, queue `waiter`, raise
@@ -368,16 +463,21 @@ impl WaitList {
     /// it failed as `Blocked::Empty` would: the first try is skipped. The try after
     /// registering still runs, so invariant 4 holds as before.
     #[inline]
+    // Each argument is one hook of the operation (try it, who is left, where to raise
+    // the flag, how to give a grant back); a struct of them would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn poll_op<R>(
         &self,
         waiter: Pin<&Waiter>,
         target: WakeRef<'_>,
         tried: bool,
-        mut op: impl FnMut() -> Result<R, Blocked>,
+        mut op: impl FnMut(bool) -> Result<R, Blocked>,
         more: impl FnOnce() -> bool,
         beacon: &impl Beacon,
+        release: impl FnOnce(),
     ) -> core::task::Poll<R> {
-        let mut attempt = || match op() {
+        // `op(true)`: complete with a grant (invariant 6); it cannot fail.
+        let mut attempt = |granted: bool| match op(granted) {
             Ok(r) => Some(r),
             Err(Blocked::Empty) => None,
             Err(Blocked::Busy) => {
@@ -386,32 +486,29 @@ impl WaitList {
             }
         };
         // Whether we were notified: if our retry then fails, we go back to the front.
-        let mut woken = waiter.take_notification();
+        let mut notice = waiter.take_notification();
         let mut skip = tried;
         loop {
             if !core::mem::take(&mut skip) {
-                if let Some(r) = attempt() {
-                    self.complete(waiter, more);
+                let granted = notice == Notice::Granted;
+                if let Some(r) = attempt(granted) {
+                    self.unregister_granting(waiter, more, release);
                     return core::task::Poll::Ready(r);
                 }
+                debug_assert!(!granted, "sluicebox: an operation failed with its grant");
             }
-            if self.register(waiter, target, woken) {
+            notice = self.register(waiter, target, notice != Notice::Nothing);
+            if notice == Notice::Nothing {
                 beacon.raise();
-                if let Some(r) = attempt() {
-                    self.complete(waiter, more);
+                if let Some(r) = attempt(false) {
+                    self.unregister_granting(waiter, more, release);
                     return core::task::Poll::Ready(r);
                 }
                 return core::task::Poll::Pending;
             }
-            // `register` consumed a notification: retry, and keep our place if it fails.
-            woken = true;
+            // `register` consumed a notification: retry (or complete with the grant), and
+            // keep our place if that fails.
         }
-    }
-
-    /// `op` completed: unregister, and pass the baton if we carry one (invariant 3a).
-    #[inline]
-    fn complete(&self, waiter: Pin<&Waiter>, more: impl FnOnce() -> bool) {
-        self.unregister(waiter, more);
     }
 
     /// Wakes the next waiter with a baton if `more()` says something is left.

@@ -27,6 +27,22 @@ pub(crate) enum State {
     /// As `Notified`, and the notification is a *baton* (wait-list invariant 3a): the
     /// owner that consumes it becomes a carrier, as if it had been held up itself.
     Baton = 3,
+    /// As `Notified`, and the notifier made the waiter's operation for it (wait-list
+    /// invariant 6): for a channel's sender, room reserved in the ring. The owner that
+    /// consumes it completes with it; a waiter unregistered in this state hands it to the
+    /// next queued waiter, or releases it.
+    Granted = 4,
+}
+
+/// What a waiter's owner finds when it looks for a notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// None pending.
+    Nothing,
+    /// Woken: retry the operation.
+    Woken,
+    /// Woken with a grant: complete with it.
+    Granted,
 }
 
 /// What waking a waiter means: a task's `Waker`, or a blocked thread.
@@ -188,7 +204,8 @@ impl Waiter {
             0 => State::Idle,
             1 => State::Queued,
             2 => State::Notified,
-            _ => State::Baton,
+            3 => State::Baton,
+            _ => State::Granted,
         }
     }
 
@@ -203,17 +220,18 @@ impl Waiter {
     /// If a notification is pending, consumes it without the lock (see `State`). A
     /// baton makes the owner a carrier (`set_busy`).
     #[inline]
-    pub(crate) fn take_notification(&self) -> bool {
-        match self.state() {
-            State::Idle | State::Queued => false,
-            state => {
-                if state == State::Baton {
-                    self.set_busy();
-                }
-                self.set_state(State::Idle);
-                true
+    pub(crate) fn take_notification(&self) -> Notice {
+        let notice = match self.state() {
+            State::Idle | State::Queued => return Notice::Nothing,
+            State::Notified => Notice::Woken,
+            State::Baton => {
+                self.set_busy();
+                Notice::Woken
             }
-        }
+            State::Granted => Notice::Granted,
+        };
+        self.set_state(State::Idle);
+        notice
     }
 
     /// Owner only: the current operation was held up by a slot in flight.

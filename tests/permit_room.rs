@@ -1,0 +1,217 @@
+//! Permits hold room, not a place in line: the `reserve`-then-build idiom does not hold
+//! up the receivers, and the behaviour tokio's own tests expect of `reserve` — a woken
+//! `reserve` is handed the room it was woken for, a closed channel waits for its permits —
+//! holds here too. Hand-polled with counting wakers where the order of wakes is the point;
+//! tokio's multi-threaded runtime (futures inside `tokio::spawn`, so they must be `Send`)
+//! for the idiom.
+#![cfg(feature = "std")]
+
+mod common;
+
+use common::{poll_with, WakeCounter};
+use sluicebox::{bounded, TrySendError};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+/// The idiom `reserve` exists for: reserve room, then build the item (a read, a parse, a
+/// query), then send. While one producer builds, the others' items reach the receiver.
+///
+/// The slow producer does not finish building until the receiver has taken the other
+/// producer's three items (it waits for that, up to 10 s): a channel whose receivers
+/// waited at a held permit would make the receiver wait for the producer, which waits for
+/// the receiver, and the producer's wait would time out.
+#[test]
+fn reserve_then_build_does_not_hold_up_the_receiver() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (tx, rx) = bounded::<&'static str>(4);
+        let (others_received, others_received_rx) = tokio::sync::oneshot::channel::<()>();
+        let (reserved_tx, reserved_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let permit = tx.reserve().await.unwrap();
+                reserved_tx.send(()).unwrap();
+                // Building the item: done only once the receiver has made progress.
+                let built_in_time =
+                    tokio::time::timeout(Duration::from_secs(10), others_received_rx)
+                        .await
+                        .is_ok();
+                permit.send("built slowly");
+                built_in_time
+            })
+        };
+        let fast = tokio::spawn(async move {
+            reserved_rx.await.unwrap();
+            for item in ["a", "b", "c"] {
+                tx.send(item).await.unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(rx.recv().await.unwrap());
+        }
+        others_received.send(()).unwrap();
+        got.push(rx.recv().await.unwrap());
+        fast.await.unwrap();
+        assert!(
+            slow.await.unwrap(),
+            "the receiver waited for the held permit: it got nothing while the permit \
+             was being built"
+        );
+        assert_eq!(got, ["a", "b", "c", "built slowly"]);
+    });
+}
+
+/// tokio's `reserve_disarm`: two permits take both slots; two more `reserve`s wait. A
+/// permit sent and its item received wakes the first waiter only, and hands it the room;
+/// a permit dropped wakes the second. Neither has polled yet, and a fresh `reserve` finds
+/// no room: the room went to the waiters it woke.
+#[test]
+fn tokio_reserve_disarm() {
+    let (tx, rx) = bounded::<i32>(2);
+    let permit1 = tx.try_reserve().unwrap();
+    let permit2 = tx.try_reserve().unwrap();
+    let (w3, w4, w1) = (WakeCounter::new(), WakeCounter::new(), WakeCounter::new());
+    let mut r3 = pin!(tx.reserve());
+    let mut r4 = pin!(tx.reserve());
+    assert!(poll_with(r3.as_mut(), &w3.waker()).is_pending());
+    assert!(poll_with(r4.as_mut(), &w4.waker()).is_pending());
+    permit1.send(1);
+    assert_eq!(w3.count(), 0, "a permit's send frees no room");
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(
+        (w3.count(), w4.count()),
+        (1, 0),
+        "the receive frees room for one"
+    );
+    drop(permit2);
+    assert_eq!(w4.count(), 1, "the dropped permit frees room for the other");
+    let mut r1 = pin!(tx.reserve());
+    assert!(
+        poll_with(r1.as_mut(), &w1.waker()).is_pending(),
+        "the room freed went to the woken waiters, not to a fresh reserve"
+    );
+    assert!(tx.try_send(9).unwrap_err().is_full());
+    let p3 = match poll_with(r3.as_mut(), &w3.waker()) {
+        Poll::Ready(Ok(p)) => p,
+        other => panic!("the woken reserve has its room: {:?}", other.is_ready()),
+    };
+    let p4 = match poll_with(r4.as_mut(), &w4.waker()) {
+        Poll::Ready(Ok(p)) => p,
+        other => panic!("the woken reserve has its room: {:?}", other.is_ready()),
+    };
+    p3.send(3);
+    p4.send(4);
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(w1.count(), 1, "the fresh reserve, queued, is next");
+    assert_eq!(rx.try_recv(), Ok(4));
+}
+
+/// tokio's `send_recv_buffer_limited`: capacity 1, a permit sent, a second `reserve`
+/// waits; receiving the item wakes it with the room, so a `try_send` in between fails and
+/// the woken reserve completes.
+#[test]
+fn tokio_send_recv_buffer_limited() {
+    let (tx, rx) = bounded::<i32>(1);
+    tx.try_reserve().unwrap().send(1);
+    let w = WakeCounter::new();
+    let mut p2 = pin!(tx.reserve());
+    assert!(poll_with(p2.as_mut(), &w.waker()).is_pending());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(w.count(), 1, "notified");
+    assert!(matches!(tx.try_send(1337), Err(TrySendError::Full(1337))));
+    match poll_with(p2.as_mut(), &w.waker()) {
+        Poll::Ready(Ok(permit)) => permit.send(2),
+        other => panic!("the woken reserve has its room: {:?}", other.is_ready()),
+    }
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+/// tokio's `recv_close_gets_none_reserved`: a permit held and a `reserve` waiting when
+/// the receiver closes the channel: the waiting reserve fails; a receive waits for the
+/// held permit, gets its item, and then the end.
+#[test]
+fn tokio_recv_close_gets_none_reserved() {
+    let (tx, rx) = bounded::<i32>(1);
+    let permit1 = tx.try_reserve().unwrap();
+    let w2 = WakeCounter::new();
+    let mut permit2 = pin!(tx.reserve());
+    assert!(poll_with(permit2.as_mut(), &w2.waker()).is_pending());
+    assert!(rx.close());
+    assert_eq!(w2.count(), 1);
+    assert!(matches!(
+        poll_with(permit2.as_mut(), &w2.waker()),
+        Poll::Ready(Err(_))
+    ));
+    {
+        let w = WakeCounter::new();
+        let mut recv = pin!(rx.recv());
+        assert!(poll_with(recv.as_mut(), &w.waker()).is_pending());
+        permit1.send(123);
+        assert_eq!(w.count(), 1, "the permit's send wakes the receiver");
+        assert_eq!(poll_with(recv.as_mut(), &w.waker()), Poll::Ready(Some(123)));
+    }
+    let mut end = pin!(rx.recv());
+    assert_eq!(
+        poll_with(end.as_mut(), &WakeCounter::new().waker()),
+        Poll::Ready(None)
+    );
+}
+
+/// tokio's `ready_close_cancel_bounded`: a permit held, the receiver closes the channel,
+/// a receive waits; dropping the permit wakes it, and it sees the end.
+#[test]
+fn tokio_ready_close_cancel_bounded() {
+    let (tx, rx) = bounded::<()>(100);
+    let _tx2 = tx.clone();
+    let permit = tx.try_reserve().unwrap();
+    assert!(rx.close());
+    let w = WakeCounter::new();
+    let mut recv = pin!(rx.recv());
+    assert!(poll_with(recv.as_mut(), &w.waker()).is_pending());
+    drop(permit);
+    assert_eq!(
+        w.count(),
+        1,
+        "the last permit of a closed channel wakes the receiver"
+    );
+    assert_eq!(poll_with(recv.as_mut(), &w.waker()), Poll::Ready(None));
+}
+
+/// A woken `reserve` dropped before it polls hands its room to the next waiter, and with
+/// nobody waiting gives it back: the room is never lost.
+#[test]
+fn granted_room_handed_on_or_given_back_when_the_waiter_is_dropped() {
+    let (tx, rx) = bounded::<i32>(1);
+    tx.try_send(0).unwrap();
+    let (wa, wb) = (WakeCounter::new(), WakeCounter::new());
+    let mut a = Box::pin(tx.reserve());
+    let mut b = pin!(tx.send(2));
+    assert!(poll_with(a.as_mut(), &wa.waker()).is_pending());
+    assert!(poll_with(b.as_mut(), &wb.waker()).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!((wa.count(), wb.count()), (1, 0));
+    drop(a);
+    assert_eq!(wb.count(), 1, "the dropped waiter handed its room on");
+    assert!(tx.try_send(9).unwrap_err().is_full(), "the room is b's");
+    assert_eq!(poll_with(b.as_mut(), &wb.waker()), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+
+    // Nobody left waiting: the room is given back.
+    let mut c = Box::pin(tx.send(3));
+    tx.try_send(1).unwrap();
+    let wc = WakeCounter::new();
+    assert!(poll_with(c.as_mut(), &wc.waker()).is_pending());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!((wc.count(), tx.reserved()), (1, 1), "room reserved for c");
+    drop(c);
+    assert_eq!((tx.len(), tx.reserved()), (0, 0), "given back");
+    tx.try_send(4).unwrap();
+    assert_eq!(rx.try_recv(), Ok(4));
+}
