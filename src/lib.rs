@@ -37,7 +37,7 @@
 //! assert_eq!(rx.try_recv(), Ok(3));
 //! ```
 //!
-//! Batches, a reserved slot and a stream:
+//! Batches, reserved room and a stream:
 //!
 //! ```
 //! # futures::executor::block_on(async {

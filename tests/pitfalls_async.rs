@@ -1355,8 +1355,8 @@ fn handoff_parked_receivers_beside_held_permit<R: Rt>(rt: &R) {
     });
 }
 
-/// A push on a full channel whose oldest slot is a held permit must answer Full (or park,
-/// for `send`) — not spin. Each operation runs on a scoped thread while this thread holds
+/// A push on a full channel whose room is held partly by a permit must answer Full (or
+/// park, for `send`) — not spin. Each operation runs on a scoped thread while this thread holds
 /// the permit; after a deadline the permit is dropped, which also ends any spin, so a
 /// failure leaves no thread behind.
 fn hol_full_at_held_permit_answers<R: Rt>(rt: &R) {
@@ -1422,15 +1422,14 @@ fn hol_full_at_held_permit_answers<R: Rt>(rt: &R) {
     rt.block_on(async {});
     assert!(
         spun.is_empty(),
-        "on a full channel whose oldest slot is a held permit these pushes spun at 100% CPU \
-         until the permit was dropped (2 s), instead of answering Full / Pending: {spun:?}. \
-         Ring::claim takes stamp == tail - one_lap (a slot claimed last lap and not yet \
-         published) for a stale tail and retries without bound (PITFALLS skip-hang, hol)"
+        "on a full channel whose room is held partly by a permit these pushes spun at 100% \
+         CPU until the permit was dropped (2 s), instead of answering Full / Pending: \
+         {spun:?} (PITFALLS skip-hang, hol)"
     );
 }
 
 /// `len()` is documented as the number of items; a permit dropped unused is not one, and
-/// the permit docs say dropping it gives the slot back.
+/// the permit docs say dropping it gives its room back at once.
 fn hol_dropped_permit_gives_slot_back<R: Rt>(rt: &R) {
     rt.block_on(async {
         let (tx, rx) = bounded::<u64>(1);
@@ -1439,8 +1438,7 @@ fn hol_dropped_permit_gives_slot_back<R: Rt>(rt: &R) {
         assert!(
             len == 0 && !full && sent.is_ok(),
             "after dropping an unused permit on an empty capacity-1 channel: len() = {len}, \
-             is_full() = {full}, try_send = {sent:?} — the hole keeps the slot (and counts \
-             as an item) until a receiver steps over it"
+             is_full() = {full}, try_send = {sent:?} — the dropped permit kept its room"
         );
         assert_eq!(rx.try_recv(), Ok(1));
     });

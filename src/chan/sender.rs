@@ -123,8 +123,11 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
         )
     }
 
-    /// Waits for a free slot and reserves it: the returned [`Permit`]'s `send` cannot
-    /// fail, and dropping the permit gives the slot back.
+    /// Waits for room and reserves it: the returned [`Permit`]'s `send` cannot fail, and
+    /// dropping the permit gives the room back. The permit holds room, not a place in
+    /// line: receivers are not held up while it is held, and its item queues when it is
+    /// sent (see [`Permit`]). Waiting `reserve`s and `send`s are served in FIFO order; a
+    /// waiter woken because room freed is handed that room.
     ///
     /// # Errors
     ///
@@ -148,7 +151,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
         ReserveFuture::new(self.chan())
     }
 
-    /// Reserves a free slot now, or fails without waiting.
+    /// Reserves room now, or fails without waiting.
     ///
     /// # Errors
     ///
@@ -158,7 +161,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// let (tx, _rx) = sluicebox::bounded::<u8>(1);
     /// let permit = tx.try_reserve().unwrap();
     /// assert!(tx.try_reserve().unwrap_err().is_full());
-    /// drop(permit); // gives the slot back
+    /// drop(permit); // gives the room back
     /// ```
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
         match self.chan().reserve() {
@@ -199,9 +202,11 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     ///
     /// Nothing was evicted when it fails, and `value` comes back:
     /// [`TrySendError::Closed`] if the channel is closed, and [`TrySendError::Full`] when
-    /// the oldest slot cannot be swapped right now: it is reserved by a [`Permit`] that is
-    /// still held (a permit keeps its place in line), or it is being written or read by
-    /// another thread (after the same short bounded spin as `try_send`).
+    /// the oldest item cannot be swapped right now: some of the room is held by a
+    /// [`Permit`] (a permit's room is not the oldest item's to give, so while any permit
+    /// is out, drop-oldest behaves as drop-newest on a full channel), or the oldest slot
+    /// is being written or read by another thread (after the same short bounded spin as
+    /// `try_send`).
     ///
     /// ```
     /// let (tx, rx) = sluicebox::bounded(2);
