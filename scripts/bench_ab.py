@@ -11,6 +11,12 @@ the first implementation's median.
         --impls sluicebox,crossbeam --rounds 7
 
 Stdlib only. The binary is the newest target/release/deps/channels-* unless --bin is given.
+
+With --bins A,B (two builds of the bench, e.g. two commits of sluicebox) the rounds
+alternate the binaries instead, for each implementation in --impls:
+
+    python3 scripts/bench_ab.py --spec 'tokio/spsc/64/{}/1000000' --impls sluicebox \\
+        --bins /tmp/before/channels,target/release/deps/channels-abc --rounds 7
 """
 
 import argparse
@@ -51,15 +57,25 @@ def main():
     ap.add_argument("--impls", required=True, help="comma-separated, the first is the base")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--bin", default=None)
+    ap.add_argument("--bins", default=None, help="two or more binaries to alternate")
     args = ap.parse_args()
     if "{}" not in args.spec:
         sys.exit("--spec needs a {} where the implementation goes")
-    binary = args.bin or newest_bin()
-    impls = args.impls.split(",")
-    times = {i: [] for i in impls}
+    if args.bins:
+        # Each (binary, implementation) pair is one contender, named by its position.
+        runs = [
+            (f"{i}@{n}", b, i)
+            for i in args.impls.split(",")
+            for n, b in enumerate(args.bins.split(","))
+        ]
+    else:
+        binary = args.bin or newest_bin()
+        runs = [(i, binary, i) for i in args.impls.split(",")]
+    impls = [name for name, _, _ in runs]
+    times = {name: [] for name in impls}
     for _ in range(args.rounds):
-        for i in impls:
-            times[i].append(run(binary, args.spec.replace("{}", i)))
+        for name, binary, imp in runs:
+            times[name].append(run(binary, args.spec.replace("{}", imp)))
     base = statistics.median(times[impls[0]])
     print(f"{args.spec}, {args.rounds} interleaved rounds, median ns/message:")
     for i in impls:

@@ -12,7 +12,6 @@ use common::{poll_with, WakeCounter};
 use sluicebox::{bounded, TrySendError};
 use std::pin::pin;
 use std::task::Poll;
-use std::time::Duration;
 
 /// The idiom `reserve` exists for: reserve room, then build the item (a read, a parse, a
 /// query), then send. While one producer builds, the others' items reach the receiver.
@@ -22,6 +21,7 @@ use std::time::Duration;
 /// waited at a held permit would make the receiver wait for the producer, which waits for
 /// the receiver, and the producer's wait would time out.
 #[test]
+#[cfg(not(miri))] // a tokio runtime with worker threads; the hand-polled tests run under miri
 fn reserve_then_build_does_not_hold_up_the_receiver() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -39,7 +39,7 @@ fn reserve_then_build_does_not_hold_up_the_receiver() {
                 reserved_tx.send(()).unwrap();
                 // Building the item: done only once the receiver has made progress.
                 let built_in_time =
-                    tokio::time::timeout(Duration::from_secs(10), others_received_rx)
+                    tokio::time::timeout(std::time::Duration::from_secs(10), others_received_rx)
                         .await
                         .is_ok();
                 permit.send("built slowly");
