@@ -70,13 +70,15 @@ impl<T, R: ChannelRef<T>> PollSender<T, R> {
     ///
     /// # Cancel safety
     ///
-    /// Nothing is reserved until `Ready(Ok(_))`. Dropping the `PollSender` while it waits
-    /// unqueues it; if it had been woken, the wakeup goes to the next waiting sender.
+    /// Nothing is yours until `Ready(Ok(_))`. Dropping the `PollSender` while it waits
+    /// unqueues it; if it had been woken, the wakeup (and the room handed to it) goes to
+    /// the next waiting sender, or back to the channel.
     ///
     /// A `PollSender` that returned `Pending` stays queued (and, once woken, holds its
-    /// wakeup) until it is polled again or dropped: if the caller stops polling it for a
-    /// while (e.g. it lost a `select`), other waiting senders can wait behind it. Poll it
-    /// again or drop it; don't leave a pending `PollSender` idle.
+    /// wakeup and the room handed to it) until it is polled again or dropped: if the
+    /// caller stops polling it for a while (e.g. it lost a `select`), other waiting
+    /// senders can wait behind it. Poll it again or drop it; don't leave a pending
+    /// `PollSender` idle.
     ///
     /// # Errors
     ///

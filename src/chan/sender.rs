@@ -74,7 +74,8 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     ///
     /// Dropping the future before it completes drops `value` with it: the value was either
     /// sent (the future completed) or never entered the channel, never half of each. A
-    /// dropped future that had been woken passes the wakeup to the next waiting sender.
+    /// dropped future that had been woken passes the wakeup, and the room handed to it,
+    /// to the next waiting sender (or gives the room back).
     /// Use [`reserve`](Self::reserve) to wait for a slot without giving up the value.
     ///
     /// ```
@@ -135,8 +136,8 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a dropped `reserve` future holds no slot, and passes on a wakeup it
-    /// received. This makes `reserve` the way to wait for room inside `select!` without
+    /// Cancel safe: a dropped `reserve` future holds no room, and passes on a wakeup (and
+    /// the room handed to it) it received. This makes `reserve` the way to wait for room inside `select!` without
     /// losing the value.
     ///
     /// ```
@@ -203,8 +204,9 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// Nothing was evicted when it fails, and `value` comes back:
     /// [`TrySendError::Closed`] if the channel is closed, and [`TrySendError::Full`] when
     /// the oldest item cannot be swapped right now: some of the room is held by a
-    /// [`Permit`] (a permit's room is not the oldest item's to give, so while any permit
-    /// is out, drop-oldest behaves as drop-newest on a full channel), or the oldest slot
+    /// [`Permit`], or was just handed to a woken sender that has not run yet (reserved
+    /// room is not the oldest item's to give, so while any is, drop-oldest behaves as
+    /// drop-newest on a full channel), or the oldest slot
     /// is being written or read by another thread (after the same short bounded spin as
     /// `try_send`).
     ///

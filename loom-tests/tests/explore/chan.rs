@@ -148,14 +148,14 @@ pub enum Start {
     Empty,
     /// Every slot holds an item.
     Full,
-    /// A `try_reserve` permit at the head, items behind it up to the capacity. Unless an
-    /// actor takes the permit, the main thread sends through it at the first quiescence
+    /// A `try_reserve` permit taken first, then items up to the capacity (the permit holds
+    /// the rest of the room). Unless an actor takes the permit, the main thread sends through it at the first quiescence
     /// (`HeldSend`) or drops it (`HeldDrop`), then waits for quiescence again.
     HeldSend,
     HeldDrop,
-    /// Capacity 2 only: an item at the head, then a held permit (so the channel is full
-    /// and its second-oldest slot is reserved); the main thread sends through the permit
-    /// at the first quiescence unless an actor takes it.
+    /// Capacity 2 only: an item, then a held permit (so the channel is full, one slot of
+    /// room reserved); the main thread sends through the permit at the first quiescence
+    /// unless an actor takes it.
     ItemThenHeld,
     /// As `HeldSend` / `HeldDrop`, on a leaked `StaticChannel` that has no receiver yet
     /// (one is made at teardown to drain it). Only sender-side operations.
@@ -300,7 +300,7 @@ impl Scenario {
                 book.accepted(id);
             }
         };
-        // The held permit's place in line: at the head, or behind one item.
+        // When the permit is taken: first, or after one item.
         let ahead = usize::from(self.start == Start::ItemThenHeld);
         fill(0..ahead);
         let mut held = self.start.held().then(|| HeldPermit::reserve(tx.clone()));
@@ -418,9 +418,12 @@ impl Scenario {
             let who = format!("actor {i} ({}), at the {phase}", self.ops[i].name());
             match wait {
                 Wait::Item => {
+                    // A closed channel ends once no permit is out (ring invariant 5): a
+                    // receiver may wait on it while one is.
                     assert!(
-                        !(st.closed && st.len == 0),
-                        "lost wakeup: {who} waits for an item on a closed, empty channel: {st:?}"
+                        !(st.closed && st.len == 0 && st.reserved == 0),
+                        "lost wakeup: {who} waits for an item on a closed, empty channel \
+                         with no permit out: {st:?}"
                     );
                     if let Some(v) = rx.and_then(|rx| rx.try_recv().ok()) {
                         panic!("lost wakeup: {who} waits while item {} is there", v.id);
@@ -459,7 +462,10 @@ struct Hands<R: ChannelRef<Item> + 'static> {
 /// `stats()` invariants that hold in every snapshot.
 #[track_caller]
 fn check_stats(st: &sluicebox::Stats, closed: bool) {
-    assert!(st.len <= st.capacity, "len above capacity: {st:?}");
+    assert!(
+        st.len + st.reserved <= st.capacity,
+        "items and reservations above capacity: {st:?}"
+    );
     assert_eq!(
         st.sent - st.received,
         st.len as u64,
