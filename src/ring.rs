@@ -623,8 +623,10 @@ impl Ring {
     }
 
     /// Pops the oldest item. `Ok((item, waiting))`: `waiting` is the sender-wait flag as
-    /// our claim CAS read it.
-    #[inline]
+    /// our claim CAS read it. Always inlined, as `push`: out of line it cost a call per
+    /// async receive (callgrind, tokio current-thread SPSC at capacity 64: 348 against 325
+    /// instructions per message with `unregister_granting` out of line too).
+    #[inline(always)]
     pub(crate) fn pop<T>(&self, slots: &[Slot<T>]) -> Result<(T, bool), PopError> {
         debug_assert_eq!(slots.len(), self.cap);
         // Fast path, as in `claim`: the slot holds this lap's item and our CAS wins;

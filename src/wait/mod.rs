@@ -376,7 +376,7 @@ impl WaitList {
     /// the baton (invariant 3a): a notification it hands on is a baton, and if it has
     /// none to hand on, it wakes the next waiter itself when `more()` says something is
     /// left — whether it completed or was cancelled.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn unregister(&self, waiter: Pin<&Waiter>, more: impl FnOnce() -> bool) {
         self.unregister_granting(waiter, more, || {
             debug_assert!(false, "sluicebox: a grant on a list that grants nothing");
@@ -386,7 +386,10 @@ impl WaitList {
     /// [`unregister`](Self::unregister) for a list whose notifiers grant (invariant 6):
     /// a grant the waiter received but did not use goes to the next queued waiter, or,
     /// with nobody queued, `release` gives it back (called after unlocking).
-    #[inline]
+    ///
+    /// Always inlined: it runs in every future's `Drop`, and for a future that never
+    /// waited it is two loads and a branch (out of line it was a call per async send).
+    #[inline(always)]
     pub(crate) fn unregister_granting(
         &self,
         waiter: Pin<&Waiter>,
