@@ -132,6 +132,19 @@ pub use chan::{
 };
 #[cfg(feature = "alloc")]
 pub use semaphore::OwnedSemaphorePermit;
+
+/// The largest capacity a channel can have: 2^26 - 1 (67,108,863) on 64-bit targets,
+/// 1,023 on 32-bit ones. [`bounded`] and [`StaticChannel`] reject larger ones with a
+/// panic (at compile time for a `StaticChannel`).
+///
+/// The ring's position word holds the slot index, the number of send permits out (as
+/// many bits again) and at least 8 bits of lap count, which keep a thread preempted for a
+/// while from mistaking an old read of the word for a current one.
+///
+/// ```
+/// assert!(sluicebox::MAX_CAPACITY >= 1023);
+/// ```
+pub const MAX_CAPACITY: usize = ring::MAX_CAPACITY;
 pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
 pub use stats::Stats;
 #[cfg(feature = "alloc")]

@@ -99,12 +99,17 @@
 //!    and the totals never step back. With reservations out, room held by a permit is not
 //!    the oldest item's to give: the swap reports `Oldest::Reserved`.
 //!
-//! # Capacity
+//! # Capacity, and stale reads
 //!
 //! `r` needs as many bits as the index, so the lap gets `usize::BITS - 3 - 2k` bits for
-//! `mark_bit = 2^k`. [`MAX_CAPACITY`] keeps at least one: 2^30 - 1 on 64-bit targets,
-//! 16,383 on 32-bit ones. Small rings keep many laps (capacity 64 on a 32-bit MCU: 15
-//! bits, 32,768 laps before the word repeats).
+//! `mark_bit = 2^k`. The lap bits are what keep a stale read from passing for a current
+//! one: a thread preempted between its read of `tail` and its CAS is fooled only if the
+//! word comes back to the very value it read, `2^laps` laps later (the classic ABA of
+//! this queue). So [`MAX_CAPACITY`] keeps at least 8 lap bits, 256 laps: 2^26 - 1 on
+//! 64-bit targets, 1,023 on 32-bit ones. Small rings keep many more (capacity 64 on a
+//! 32-bit MCU: 15 bits). And a Full, Empty or Closed verdict is only given on a read of
+//! the guessed word that is still current (it is re-read before the verdict), so a read
+//! laps old is retried, never taken for last lap's.
 //!
 //! # Orderings
 //!
@@ -129,9 +134,9 @@ use core::mem::MaybeUninit;
 use crossbeam_utils::CachePadded;
 
 /// The largest capacity a channel can have (module docs, "Capacity"): with
-/// `mark_bit = 2^k`, the index, three flags, `r` (k bits) and at least one lap bit must
-/// fit in a `usize`. 2^30 - 1 on 64-bit targets, 16,383 on 32-bit ones.
-pub(crate) const MAX_CAPACITY: usize = (1 << ((usize::BITS as usize - 4) / 2)) - 1;
+/// `mark_bit = 2^k`, the index, three flags, `r` (k bits) and at least 8 lap bits must
+/// fit in a `usize`. 2^26 - 1 on 64-bit targets, 1,023 on 32-bit ones.
+pub(crate) const MAX_CAPACITY: usize = (1 << ((usize::BITS as usize - 3 - 8) / 2)) - 1;
 
 /// One cell of the ring.
 pub(crate) struct Slot<T> {
@@ -290,7 +295,7 @@ impl Ring {
             assert!(
                 cap <= MAX_CAPACITY,
                 "sluicebox: channel capacity is larger than the maximum \
-                 (2^30 - 1 on 64-bit targets, 16383 on 32-bit ones)"
+                 (sluicebox::MAX_CAPACITY: 2^26 - 1 on 64-bit targets, 1023 on 32-bit ones)"
             );
             let mark_bit = (cap + 1).next_power_of_two();
             let r_unit = mark_bit * 8;
@@ -522,7 +527,15 @@ impl Ring {
                 // Relaxed: ordered by the fence above; only compared for equality.
                 let head = self.head.load(Ordering::Relaxed) & !self.wait_bit;
                 if head.wrapping_add(self.one_lap) == tail {
-                    return Err(Claim::Full);
+                    // Relaxed: only compared for equality. The verdict needs our read of
+                    // `tail` to be current: one laps old can look like this too (module
+                    // docs, "Capacity, and stale reads").
+                    let now = self.tail.load(Ordering::Relaxed);
+                    if now == raw {
+                        return Err(Claim::Full);
+                    }
+                    raw = now;
+                    continue;
                 }
                 if backoff.is_completed() {
                     return Err(Claim::InFlight);
@@ -595,6 +608,31 @@ impl Ring {
                 .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
             {
                 Ok(_) => return r == 1 && raw & self.mark_bit != 0,
+                Err(current) => raw = current,
+            }
+        }
+    }
+
+    /// Gives back every reservation still out, in one step: `(T, r)` → `(T - r, 0)`, a
+    /// retraction over `r` positions never written (invariant 5). Returns whether there
+    /// were any. Only when nobody can use them any more (the last sender is gone, and
+    /// every permit borrows a sender: what is left was forgotten).
+    pub(crate) fn reclaim_reservations(&self) -> bool {
+        // Relaxed: a guess, validated by the CAS.
+        let mut raw = self.tail.load(Ordering::Relaxed);
+        loop {
+            let r = self.reserved_in(raw);
+            if r == 0 {
+                return false;
+            }
+            let new_raw =
+                self.back(self.position(raw), r) | (raw & (self.wait_bit | self.mark_bit));
+            // SeqCst on success: as for `give_back`.
+            match self
+                .tail
+                .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
                 Err(current) => raw = current,
             }
         }
@@ -718,6 +756,14 @@ impl Ring {
                 if tail & self.swap_bit == 0 {
                     let r = self.reserved_in(tail);
                     if self.back(self.position(tail), r) == head {
+                        // Relaxed: only compared for equality. The verdict needs our read
+                        // of `head` to be current (module docs, "Capacity, and stale
+                        // reads").
+                        let now = self.head.load(Ordering::Relaxed);
+                        if now != raw {
+                            raw = now;
+                            continue;
+                        }
                         // Nothing written at or past `head`. Closed only once no
                         // reservation is out: a permit taken before the close may still
                         // send.

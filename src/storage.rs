@@ -62,7 +62,7 @@ impl<T, const N: usize> Drop for StaticChannel<T, N> {
 impl<T, const N: usize> StaticChannel<T, N> {
     const VALID: () = assert!(
         N > 0 && N <= crate::ring::MAX_CAPACITY,
-        "sluicebox: a StaticChannel needs 1 <= N <= usize::MAX / 16 slots"
+        "sluicebox: a StaticChannel needs 1 <= N <= sluicebox::MAX_CAPACITY slots"
     );
 
     crate::loom::const_fn! {

@@ -215,3 +215,39 @@ fn granted_room_handed_on_or_given_back_when_the_waiter_is_dropped() {
     tx.try_send(4).unwrap();
     assert_eq!(rx.try_recv(), Ok(4));
 }
+
+/// A permit that is `mem::forget`-ten keeps its room while senders live (a closed
+/// channel's receivers wait for it, as for any permit out); with the last sender gone
+/// nobody can use it, so its room is given back and the receivers see the end.
+#[test]
+fn forgotten_permit_room_given_back_with_the_last_sender() {
+    for close_first in [false, true] {
+        let (tx, rx) = bounded::<u32>(2);
+        std::mem::forget(tx.try_reserve().unwrap());
+        tx.try_send(1).unwrap();
+        assert!(
+            tx.try_send(2).unwrap_err().is_full(),
+            "the forgotten permit's room"
+        );
+        assert_eq!(rx.try_recv(), Ok(1));
+        let w = WakeCounter::new();
+        let mut recv = pin!(rx.recv());
+        assert!(poll_with(recv.as_mut(), &w.waker()).is_pending());
+        if close_first {
+            assert!(rx.close());
+            assert!(
+                poll_with(recv.as_mut(), &w.waker()).is_pending(),
+                "closed, but a permit is out"
+            );
+        }
+        let woken = w.count();
+        drop(tx);
+        assert_eq!(
+            w.count(),
+            woken + 1,
+            "the last sender's drop wakes the receiver"
+        );
+        assert_eq!(poll_with(recv.as_mut(), &w.waker()), Poll::Ready(None));
+        assert_eq!((rx.reserved(), rx.len()), (0, 0));
+    }
+}

@@ -632,8 +632,7 @@ fn bounded_usize_max_panics() {
 #[test]
 #[should_panic(expected = "too large")]
 fn bounded_just_above_max_capacity_panics() {
-    // usize::MAX / 16 is the largest capacity the position word can hold.
-    let _ = sluicebox::bounded::<u8>(usize::MAX / 16 + 1);
+    let _ = sluicebox::bounded::<u8>(sluicebox::MAX_CAPACITY + 1);
 }
 
 /// A slot is at least its item plus a `usize` stamp.
@@ -646,11 +645,12 @@ fn min_slot_bytes<T>() -> usize {
 fn bounded_max_capacity_bytes_overflow_panics() {
     // Within the position limit, but the slots' byte size is more than `isize::MAX` (or
     // overflows usize), on 64-bit and 32-bit targets alike.
-    let cap = usize::MAX / 16;
+    type Big = [u8; 1 << (usize::BITS - 8)];
+    let cap = sluicebox::MAX_CAPACITY;
     assert!(cap
-        .checked_mul(min_slot_bytes::<u64>())
+        .checked_mul(min_slot_bytes::<Big>())
         .is_none_or(|bytes| bytes > isize::MAX as usize));
-    let _ = sluicebox::bounded::<u64>(cap);
+    let _ = sluicebox::bounded::<Big>(cap);
 }
 
 /// `2^(usize::BITS - 24)` slots: 2^40 on 64-bit targets, 2^8 on 32-bit ones.

@@ -543,6 +543,13 @@ impl<'a, T> Chan<'a, T> {
         // as done (they happen-before their own decrement).
         if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.close();
+            // Every permit (and every waiting send, which may hold room handed to it)
+            // borrows a sender, so a reservation still out now belongs to a permit that
+            // was `mem::forget`-ten: nobody will send or drop it. Give its room back, or
+            // the receivers of this closed channel would wait for it for good.
+            if self.ring.reclaim_reservations() {
+                self.last_reservation_ended();
+            }
         }
     }
 

@@ -313,8 +313,11 @@ impl<T> Drop for ReserveFuture<'_, T> {
 /// receiver is gone when the permit sends, the value is dropped at once (PITFALLS
 /// `permit-after-close`).
 ///
-/// A permit that is `mem::forget`-ten keeps its room for good, as a forgotten
-/// [`SemaphorePermit`](crate::SemaphorePermit) does; nothing else is held up.
+/// A permit that is `mem::forget`-ten keeps its room, as a forgotten
+/// [`SemaphorePermit`](crate::SemaphorePermit) does, until the last sender is dropped
+/// (every permit borrows a sender, so the room of any permit still out then is given
+/// back). Until then, receivers of a channel closed with `close()` wait for it: a
+/// closed channel reports its end once no permit is out.
 #[must_use = "a permit holds room in the channel until it is used or dropped"]
 pub struct Permit<'a, T> {
     /// One reservation of this channel's, sent or given back exactly once: by `send` or

@@ -270,7 +270,8 @@ impl<T, const N: usize> StaticChannel<T, N> {
 /// # Panics
 ///
 /// If `capacity` is 0, or so large that its slots could not be allocated
-/// (`capacity * size_of::<slot>() > isize::MAX`, `capacity > usize::MAX / 16`, or the
+/// (`capacity * size_of::<slot>() > isize::MAX`, `capacity >`
+/// [`MAX_CAPACITY`](crate::MAX_CAPACITY), or the
 /// allocator refuses the memory: the panic message says which).
 #[cfg(feature = "alloc")]
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {

@@ -129,6 +129,55 @@ fn huge_capacity_panics() {
     let _ = Ring::new(MAX_CAPACITY + 1, 0);
 }
 
+/// A claim whose read of `tail` is `2^laps - 1` laps old (at `MAX_CAPACITY` the lap
+/// field is smallest) sees the slot's stamp as "last lap's", as a current read on a full
+/// ring would. The verdict re-reads `tail` first: the ring is empty and the claim must
+/// succeed, not report Full. Only slot 0 is touched, so one slot stands in for all.
+#[test]
+fn stale_tail_laps_old_is_retried_not_taken_for_full() {
+    let ring = Ring::new(MAX_CAPACITY, 0);
+    let now = 0usize.wrapping_sub(ring.one_lap); // 2^laps - 1 laps after position 0
+    let slots: Vec<Slot<u32>> = vec![Slot::new(now)]; // free for the current lap
+    ring.head.store(now, Ordering::Relaxed);
+    ring.tail.store(now, Ordering::Relaxed);
+    assert_eq!(ring.len(), 0);
+    let stale = 0;
+    assert_eq!(
+        ring.claim_slow(&slots, stale, None, Take::Push)
+            .map(|(p, _)| p),
+        Ok(now),
+        "an empty ring, read laps late, reported Full"
+    );
+}
+
+/// As above for a pop: a read of `head` laps old, on a full and closed ring, looks like
+/// an empty closed one. The verdict re-reads `head`: the item must come out, not
+/// `Closed`.
+#[test]
+fn stale_head_laps_old_is_retried_not_taken_for_closed() {
+    let ring = Ring::new(MAX_CAPACITY, 0);
+    let head = 0usize.wrapping_sub(ring.one_lap);
+    let slots: Vec<Slot<u32>> = vec![Slot::new(head)];
+    // SAFETY: test setup, single-threaded: slot 0 gets an item for position `head`.
+    slots[0].value.with_mut(|p| unsafe { (*p).write(7) });
+    slots[0]
+        .stamp
+        .store(head.wrapping_add(1), Ordering::Relaxed);
+    ring.head.store(head, Ordering::Relaxed);
+    // Full: `cap` positions on from index 0 is index 0 of the next lap. Closed.
+    ring.tail.store(
+        head.wrapping_add(ring.one_lap) | ring.mark_bit,
+        Ordering::Relaxed,
+    );
+    assert_eq!(ring.len(), MAX_CAPACITY);
+    let stale = head.wrapping_add(ring.one_lap); // 2^laps - 1 laps before `head`
+    assert_eq!(
+        ring.pop_slow(&slots, stale, None).map(|(v, _)| v),
+        Ok(7),
+        "a full closed ring, read laps late, reported its end"
+    );
+}
+
 #[test]
 fn wait_flags_ride_along_and_leave_positions_alone() {
     for cap in [1, 2, 3, 8] {
