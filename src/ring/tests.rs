@@ -137,7 +137,7 @@ fn huge_capacity_panics() {
 fn stale_tail_laps_old_is_retried_not_taken_for_full() {
     let ring = Ring::new(MAX_CAPACITY, 0);
     let now = 0usize.wrapping_sub(ring.one_lap); // 2^laps - 1 laps after position 0
-    let slots: Vec<Slot<u32>> = vec![Slot::new(now)]; // free for the current lap
+    let slots: Vec<Slot<u32>> = std::vec![Slot::new(now)]; // free for the current lap
     ring.head.store(now, Ordering::Relaxed);
     ring.tail.store(now, Ordering::Relaxed);
     assert_eq!(ring.len(), 0);
@@ -157,7 +157,7 @@ fn stale_tail_laps_old_is_retried_not_taken_for_full() {
 fn stale_head_laps_old_is_retried_not_taken_for_closed() {
     let ring = Ring::new(MAX_CAPACITY, 0);
     let head = 0usize.wrapping_sub(ring.one_lap);
-    let slots: Vec<Slot<u32>> = vec![Slot::new(head)];
+    let slots: Vec<Slot<u32>> = std::vec![Slot::new(head)];
     // SAFETY: test setup, single-threaded: slot 0 gets an item for position `head`.
     slots[0].value.with_mut(|p| unsafe { (*p).write(7) });
     slots[0]
