@@ -128,7 +128,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// dropping the permit gives the room back. The permit holds room, not a place in
     /// line: receivers are not held up while it is held, and its item queues when it is
     /// sent (see [`Permit`]). Waiting `reserve`s and `send`s are served in FIFO order; a
-    /// waiter woken because room freed is handed that room.
+    /// waiter woken by a dropped permit is handed its room.
     ///
     /// # Errors
     ///

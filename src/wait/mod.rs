@@ -62,8 +62,8 @@
 //!    [`WakeBatch`] size, releasing the lock between batches.
 //! 6. **A woken waiter can be handed what it was woken for.** A notifier that frees
 //!    something a waiter wants may, under the lock, make the waiter's operation for it —
-//!    for a channel's sender: reserve the room it just freed — and mark the waiter
-//!    `Granted` instead of `Notified` (`take_one_granting`). The owner completes with the
+//!    for a channel's sender: reserve the room a dropped permit just gave back — and mark
+//!    the waiter `Granted` instead of `Notified` (`take_one_granting`). The owner completes with the
 //!    grant at its next poll, without retrying, so a fresh operation cannot take what it
 //!    was woken for (tokio's `reserve_disarm` behaviour). If the grant cannot be made (a
 //!    barging operation took the room first), the waiter is plainly notified. A waiter
@@ -195,37 +195,18 @@ impl WaitList {
     #[inline]
     pub(crate) fn take_one_granting(&self, grant: impl FnOnce() -> bool) -> Option<WakeTarget> {
         if self.anyone_waiting() {
-            self.take_one_granting_slow(grant, || {})
+            self.take_one_granting_slow(grant)
         } else {
             None
         }
     }
 
-    /// As [`take_one_flagged`](Self::take_one_flagged), granting as
-    /// [`take_one_granting`](Self::take_one_granting) does.
     #[cold]
     #[inline(never)]
-    pub(crate) fn take_one_flagged_granting(
-        &self,
-        grant: impl FnOnce() -> bool,
-        lower: impl FnOnce(),
-    ) -> Option<WakeTarget> {
-        self.take_one_granting_slow(grant, lower)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn take_one_granting_slow(
-        &self,
-        grant: impl FnOnce() -> bool,
-        lower: impl FnOnce(),
-    ) -> Option<WakeTarget> {
+    fn take_one_granting_slow(&self, grant: impl FnOnce() -> bool) -> Option<WakeTarget> {
         let mut list = self.list.lock();
         let waiter = list.pop_front()?;
         self.set_queued(&mut list);
-        if list.is_empty() {
-            lower();
-        }
         let state = if grant() {
             State::Granted
         } else {
