@@ -10,7 +10,7 @@
 mod common;
 
 use common::{poll_with, WakeCounter};
-use sluicebox::{bounded, TrySendError};
+use sluicebox::bounded;
 use std::pin::pin;
 use std::task::Poll;
 
