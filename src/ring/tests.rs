@@ -324,7 +324,7 @@ impl XorShift {
 #[test]
 fn reservations_match_a_model_across_laps_and_the_wrap() {
     use std::collections::VecDeque;
-    let rounds = if cfg!(miri) { 300 } else { 5_000 };
+    let rounds = if cfg!(miri) { 200 } else { 5_000 };
     for cap in [1usize, 2, 3, 4, 7, 8] {
         let mark_bit = (cap + 1).next_power_of_two();
         let laps_in_word = usize::MAX / (mark_bit * 8 * mark_bit) + 1;
