@@ -371,3 +371,27 @@ fn reserve_parked_woken_by_dropped_permit() {
     outcomes.assert_seen(true);
     outcomes.assert_seen(false);
 }
+
+/// A permit forgotten (`mem::forget`) while a receiver waits on the empty channel: the
+/// last sender's drop closes the channel and gives the forgotten room back (every permit
+/// borrows a sender, so nobody can use it any more), and the receiver, racing the drop,
+/// sees the end instead of waiting for that permit for good.
+#[test]
+fn forgotten_permit_given_back_by_the_last_sender_drop() {
+    model(|| {
+        let gate = Gate::new();
+        let (tx, rx) = bounded::<Item>(1);
+        std::mem::forget(tx.try_reserve().unwrap());
+        let g = gate.clone();
+        let r = thread::spawn(move || {
+            g.point();
+            let end = rx.recv_blocking().map(id);
+            (end, rx)
+        });
+        gate.point();
+        drop(tx);
+        let (end, rx) = r.join().unwrap();
+        assert_eq!(end, Err(sluicebox::RecvError));
+        assert_eq!((rx.reserved(), rx.len()), (0, 0));
+    });
+}
