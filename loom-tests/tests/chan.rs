@@ -603,4 +603,3 @@ fn drop_once_send_mid_write_vs_last_receiver_drop() {
     outcomes.assert_seen(true);
     outcomes.assert_seen(false);
 }
-

@@ -16,8 +16,8 @@ mod common;
 use common::*;
 use loom::future::block_on;
 use loom::thread;
-use std::task::Poll;
 use sluicebox::{bounded, TrySendError};
+use std::task::Poll;
 
 /// `hol`: a permit held for the whole model (sent only after everything else is done)
 /// while a sender sends and a receiver receives, both blocking: the receiver gets the
