@@ -104,6 +104,19 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+// Without compare-and-swap the ring and the locks cannot be built on core's atomics: say
+// which feature to turn on, rather than fail with dozens of missing-method errors.
+#[cfg(all(
+    not(loom),
+    not(target_has_atomic = "ptr"),
+    not(feature = "portable-atomic")
+))]
+compile_error!(
+    "sluicebox needs atomic compare-and-swap, which this target does not have: enable \
+     sluicebox's `portable-atomic` feature, and choose portable-atomic's fallback (its \
+     `critical-section` feature or `unsafe-assume-single-core`), as portable-atomic documents"
+);
+
 #[cfg(feature = "alloc")]
 extern crate alloc;
 // Unit tests use `Vec` even when the crate itself is `no_std`.

@@ -28,10 +28,15 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
-#[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+#[cfg(all(not(loom), not(feature = "portable-atomic")))]
+pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
+// The same API, for targets without compare-and-swap: `portable-atomic` emulates the RMWs
+// with the fallback the program chose (a critical section, or masked interrupts on one
+// core), and uses the native instructions wherever the target has them.
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+#[cfg(all(not(loom), feature = "portable-atomic"))]
+pub(crate) use portable_atomic::{fence, AtomicUsize, Ordering};
 
 #[cfg(all(not(loom), feature = "alloc"))]
 pub(crate) use alloc::sync::Arc;
@@ -82,13 +87,24 @@ mod cell {
 
 /// The lock that guards the wait lists.
 ///
-/// Normally a test-and-test-and-set spin lock: it is `const`, needs no OS and no heap, and
-/// every critical section it guards is O(1) pointer surgery (link, unlink, take a waker),
-/// never a wake or a drop of user values. Under loom it is loom's `Mutex`, so the models
-/// explore lock hand-over without a spin loop.
+/// Every critical section it guards is O(1) pointer surgery (link, unlink, take a waker)
+/// or one ring operation, never a wake, a waker clone or a drop of user values. The lock
+/// is one of three:
 ///
-/// Replacing it (for example with a critical section on a single-core MCU whose interrupt
-/// handlers use the channel) means changing this module only.
+/// - **Under loom**, loom's `Mutex`, so the models explore lock hand-over without a spin
+///   loop.
+/// - **With the `critical-section` feature**, a critical section of the
+///   `critical-section` crate: no interrupt handler (and, with a multicore
+///   implementation, no other core) runs the channel's code while it is held, so an
+///   interrupt handler may call every non-blocking operation.
+/// - **Otherwise**, a test-and-test-and-set spin lock: `const`, no OS, no heap, and the
+///   fastest on threads. An interrupt handler that wants it while the code it interrupted
+///   holds it spins forever, so without the feature, interrupt handlers must not touch
+///   the crate's wait lists (see the crate docs, "Interrupt handlers").
+///
+/// No code path holds two of these locks at once (each `lock()` guard is dropped before
+/// the next is taken), which the critical-section version relies on: its sections must
+/// end in reverse order of their start.
 #[cfg(loom)]
 mod lock {
     #[derive(Debug)]
@@ -108,11 +124,87 @@ mod lock {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(all(not(loom), feature = "critical-section"))]
 mod lock {
-    use super::{AtomicBool, Backoff, Ordering};
     use core::cell::UnsafeCell;
     use core::ops::{Deref, DerefMut};
+
+    /// Data reached only inside a critical section.
+    pub(crate) struct Mutex<T> {
+        data: UnsafeCell<T>,
+    }
+
+    // SAFETY: `lock` hands out access to `data` only inside a critical section, which no
+    // other thread, core or interrupt handler is in at the same time; so sharing the lock
+    // is as safe as sending the data.
+    unsafe impl<T: Send> Sync for Mutex<T> {}
+    // SAFETY: moving the lock moves the data; no thread-bound state inside.
+    unsafe impl<T: Send> Send for Mutex<T> {}
+
+    impl<T> core::fmt::Debug for Mutex<T> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("Mutex").finish_non_exhaustive()
+        }
+    }
+
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(data: T) -> Self {
+            Self {
+                data: UnsafeCell::new(data),
+            }
+        }
+
+        #[inline]
+        pub(crate) fn lock(&self) -> Guard<'_, T> {
+            // SAFETY: `acquire` must be paired with one `release` of the state it returns,
+            // and nested sections must be released in reverse order. The guard releases
+            // in its `drop`, exactly once (it is neither `Clone` nor leaked by the crate),
+            // and no code path holds two guards at once (see the lock's docs), so
+            // sections never interleave.
+            let state = unsafe { critical_section::acquire() };
+            Guard { lock: self, state }
+        }
+    }
+
+    pub(crate) struct Guard<'a, T> {
+        lock: &'a Mutex<T>,
+        state: critical_section::RestoreState,
+    }
+
+    impl<T> Deref for Guard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            // SAFETY: a `Guard` exists only inside its critical section, where nothing
+            // else reaches `data`.
+            unsafe { &*self.lock.data.get() }
+        }
+    }
+
+    impl<T> DerefMut for Guard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            // SAFETY: as in `deref`; `&mut self` makes this the only access through us.
+            unsafe { &mut *self.lock.data.get() }
+        }
+    }
+
+    impl<T> Drop for Guard<'_, T> {
+        fn drop(&mut self) {
+            // SAFETY: the state `acquire` returned in `lock`, released once, in nesting
+            // order (see `lock`).
+            unsafe { critical_section::release(self.state) };
+        }
+    }
+}
+
+#[cfg(all(not(loom), not(feature = "critical-section")))]
+mod lock {
+    use super::{Backoff, Ordering};
+    use core::cell::UnsafeCell;
+    use core::ops::{Deref, DerefMut};
+    #[cfg(not(feature = "portable-atomic"))]
+    use core::sync::atomic::AtomicBool;
+    #[cfg(feature = "portable-atomic")]
+    use portable_atomic::AtomicBool;
 
     /// A spin lock for O(1) critical sections.
     pub(crate) struct Mutex<T> {
