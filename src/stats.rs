@@ -39,7 +39,10 @@ pub struct Stats {
     pub senders_waiting: usize,
     /// Receivers parked waiting for items.
     pub receivers_waiting: usize,
-    /// `try_send` calls refused because the channel was full.
+    /// `try_send` and `force_send` calls refused with [`TrySendError::Full`]: the value
+    /// came back and was not sent.
+    ///
+    /// [`TrySendError::Full`]: crate::TrySendError::Full
     pub rejected: u64,
     /// Items evicted by `force_send`.
     pub evicted: u64,

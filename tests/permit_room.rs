@@ -10,7 +10,7 @@
 mod common;
 
 use common::{poll_with, WakeCounter};
-use sluicebox::bounded;
+use sluicebox::{bounded, TrySendError};
 use std::pin::pin;
 use std::task::Poll;
 
@@ -270,4 +270,27 @@ fn forgotten_permit_room_given_back_with_the_last_sender() {
         assert_eq!(poll_with(recv.as_mut(), &w.waker()), Poll::Ready(None));
         assert_eq!((rx.reserved(), rx.len()), (0, 0));
     }
+}
+
+/// A `force_send` refused because a permit holds room is a rejection like a `try_send`
+/// refused as full: the value comes back, nothing is evicted, and `stats().rejected`
+/// counts it, so a load-shedding dashboard sees every value that was turned away.
+#[test]
+fn force_send_refused_by_held_room_counts_as_rejected() {
+    let (tx, rx) = bounded::<&'static str>(2);
+    tx.try_send("queued").unwrap();
+    let permit = tx.try_reserve().unwrap();
+    assert_eq!(
+        tx.force_send("turned away"),
+        Err(TrySendError::Full("turned away"))
+    );
+    assert_eq!(tx.try_send("also"), Err(TrySendError::Full("also")));
+    let s = tx.stats();
+    assert_eq!((s.rejected, s.evicted, s.sent), (2, 0, 1));
+    permit.send("reserved");
+    assert_eq!(tx.force_send("evicts"), Ok(Some("queued")));
+    assert_eq!(rx.try_recv(), Ok("reserved"));
+    assert_eq!(rx.try_recv(), Ok("evicts"));
+    let s = tx.stats();
+    assert_eq!((s.rejected, s.evicted, s.sent, s.received), (2, 1, 3, 3));
 }

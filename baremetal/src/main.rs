@@ -18,11 +18,11 @@
 #![no_main]
 
 use core::cell::Cell;
-use core::future::{poll_fn, Future};
+use core::future::Future;
 use core::hint::black_box;
 use core::pin::{pin, Pin};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use core::task::{Context, Poll};
+use portable_atomic::{AtomicBool, Ordering};
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
@@ -31,6 +31,7 @@ use sluicebox::{
     Semaphore, StaticChannel, StaticReceiver, StaticSender, TryAcquireError, TryRecvError,
     TrySendError,
 };
+use sluicebox_baremetal::{bump, counted, flag_waker, yield_now, TARGET, WAKES};
 
 const ITEMS: u32 = 100;
 const EXPECTED_SUM: u32 = ITEMS * (ITEMS + 1) / 2;
@@ -52,36 +53,6 @@ static SCRATCH_SEM: Semaphore = Semaphore::new(1);
 // The executor: one ready flag per task; a task's waker sets its flag.
 
 static READY: [AtomicBool; TASKS] = [const { AtomicBool::new(true) }; TASKS];
-static WAKES: AtomicUsize = AtomicUsize::new(0);
-
-// The vtable's functions are `unsafe fn` because `RawWakerVTable` requires it; their one
-// precondition is that `data` came from `flag_waker`, which only std's `Waker` calls them with.
-static FLAG_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(flag_clone, flag_wake, flag_wake, flag_drop);
-
-unsafe fn flag_clone(data: *const ()) -> RawWaker {
-    RawWaker::new(data, &FLAG_VTABLE)
-}
-
-unsafe fn flag_wake(data: *const ()) {
-    // SAFETY: every waker with this vtable was made by `flag_waker` from a
-    // `&'static AtomicBool`, so `data` points to a live `AtomicBool` forever.
-    let flag = unsafe { &*data.cast::<AtomicBool>() };
-    // Release: pairs with the executor's Acquire swap (no data rides on it here, but an
-    // interrupt-driven waker on real hardware would need it).
-    flag.store(true, Ordering::Release);
-    WAKES.fetch_add(1, Ordering::Relaxed); // a statistic only
-}
-
-unsafe fn flag_drop(_: *const ()) {}
-
-fn flag_waker(flag: &'static AtomicBool) -> Waker {
-    let raw = RawWaker::new(core::ptr::from_ref(flag).cast(), &FLAG_VTABLE);
-    // SAFETY: the vtable's functions only read `data` as the `&'static AtomicBool` it was
-    // made from; cloning copies the pointer and dropping does nothing, so the RawWaker
-    // contract holds, and a `'static` atomic may be touched from any context.
-    unsafe { Waker::from_raw(raw) }
-}
 
 #[derive(Default)]
 struct RunStats {
@@ -127,33 +98,6 @@ fn run(tasks: &mut [Pin<&mut dyn Future<Output = ()>>; TASKS]) -> RunStats {
     stats
 }
 
-/// Returns `Pending` once (waking itself first), then `Ready`.
-fn yield_now() -> impl Future<Output = ()> {
-    let mut yielded = false;
-    poll_fn(move |cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-}
-
-/// Awaits `fut`, counting how many times it returned `Pending`.
-async fn counted<F: Future>(fut: F, pendings: &Cell<u32>) -> F::Output {
-    let mut fut = pin!(fut);
-    poll_fn(|cx| {
-        let poll = fut.as_mut().poll(cx);
-        if poll.is_pending() {
-            pendings.set(pendings.get() + 1);
-        }
-        poll
-    })
-    .await
-}
-
 // ---------------------------------------------------------------------------------------
 // The scenario.
 
@@ -171,10 +115,6 @@ struct Tally {
     send_pending: Cell<u32>,
     recv_pending: Cell<u32>,
     acquire_pending: Cell<u32>,
-}
-
-fn bump(c: &Cell<u32>, by: u32) {
-    c.set(c.get() + by);
 }
 
 async fn producer(tx: StaticSender<'static, u32, CAPACITY>, t: &Tally) {
@@ -248,11 +188,7 @@ fn check_try_api() -> u32 {
 
 #[entry]
 fn main() -> ! {
-    let target = if cfg!(target_abi = "eabihf") {
-        "thumbv7em-none-eabihf"
-    } else {
-        "thumbv7m-none-eabi"
-    };
+    let target = TARGET;
     hprintln!(
         "sluicebox bare-metal check ({}): {} items, capacity {}, {} permits, {} workers",
         target,

@@ -396,7 +396,10 @@ impl<'a, T> Chan<'a, T> {
             value = match self.push(value) {
                 Ok(()) => return Ok(None),
                 Err(PushError::Closed(v)) => return Err(TrySendError::Closed(v)),
-                Err(PushError::InFlight(v)) => return Err(TrySendError::Full(v)),
+                Err(PushError::InFlight(v)) => {
+                    self.count_rejection();
+                    return Err(TrySendError::Full(v));
+                }
                 Err(PushError::Full(v)) => v,
             };
             value = match self.ring.swap_oldest(self.slots(), value) {
@@ -428,7 +431,10 @@ impl<'a, T> Chan<'a, T> {
                     }
                     v
                 }
-                Err((v, Oldest::Reserved | Oldest::InFlight)) => return Err(TrySendError::Full(v)),
+                Err((v, Oldest::Reserved | Oldest::InFlight)) => {
+                    self.count_rejection();
+                    return Err(TrySendError::Full(v));
+                }
                 Err((v, Oldest::Closed)) => return Err(TrySendError::Closed(v)),
             };
         }
