@@ -89,6 +89,34 @@
 //! - `alloc`: heap channels ([`bounded`]) and permits owned through an `Arc<Semaphore>`.
 //! - none: `#![no_std]` without `alloc`: [`StaticChannel`], [`Semaphore`] and every async
 //!   and `try_` call.
+//! - `critical-section`: the wait lists' short lock becomes a critical section of the
+//!   [`critical-section`](https://docs.rs/critical-section) crate (the program links an
+//!   implementation), so interrupt handlers may use the crate: see below.
+//! - `portable-atomic`: atomics from [`portable-atomic`](https://docs.rs/portable-atomic),
+//!   for targets without compare-and-swap (thumbv6m, riscv32imc). The program chooses
+//!   `portable-atomic`'s fallback (its `critical-section` feature, or
+//!   `unsafe-assume-single-core`), as that crate documents.
+//!
+//! # Interrupt handlers
+//!
+//! An interrupt handler may call every operation that does not wait — **if the crate is
+//! built with the `critical-section` feature**:
+//!
+//! - channels: `try_send`, [`force_send`](Sender::force_send), `try_recv`, `try_reserve`
+//!   and then [`Permit::send`] or dropping the permit, `close`, making and dropping
+//!   handles, and the readers (`stats`, `len`, `is_full`, ...);
+//! - the semaphore: `try_acquire`, `try_acquire_many`, dropping or forgetting a
+//!   [`SemaphorePermit`], [`add_permits`](Semaphore::add_permits), `close`, the readers.
+//!
+//! The waiting operations (`send`, `recv`, `reserve`, `acquire`, `closed` futures, the
+//! stream) are for tasks. None of the operations above waits for the code the handler
+//! interrupted: without `std`, a slot that code left half-written makes them report
+//! `Full` or `Empty` rather than wait. A wake from a handler runs the task's waker there,
+//! so the executor's wakers must allow it (embedded executors' do).
+//!
+//! Without the feature the lock is a spin lock, the fastest choice where only threads or
+//! tasks use a channel; a handler that wants it while the interrupted code holds it spins
+//! forever. The repository's `baremetal/src/bin/isr.rs` runs both builds under QEMU.
 //!
 //! # Further reading
 //!
