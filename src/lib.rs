@@ -169,7 +169,7 @@ pub use chan::{bounded, bounded_starting_at_lap};
 pub use chan::{
     error::{RecvError, SendError, TryRecvError, TrySendError},
     ClosedFuture, Monitor, Permit, PollSender, Receiver, RecvFuture, RecvStream, ReserveFuture,
-    SendFuture, Sender, StaticMonitor, StaticReceiver, StaticSender, WeakSender,
+    SendFuture, Sender, StaticMonitor, StaticReceiver, StaticSender, WeakReceiver, WeakSender,
 };
 #[cfg(feature = "alloc")]
 pub use semaphore::OwnedSemaphorePermit;

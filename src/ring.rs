@@ -148,6 +148,12 @@ pub(crate) struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
+// A slot's value is never reached through a shared reference by user code: it is moved
+// in and out whole by the thread that owns its position, and a panic in user code (an
+// item's `Drop`, a waker) happens only after the move, with the stamp already published.
+// So no unwind can leave a slot half-changed for someone else to observe.
+impl<T> core::panic::RefUnwindSafe for Slot<T> {}
+
 impl<T> core::fmt::Debug for Slot<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Slot")

@@ -20,7 +20,17 @@
 /// A send [`Permit`](crate::Permit) takes room, not an item: while it is held it counts
 /// in `reserved`, and in `sent` and `len` only once it sends. A permit dropped unused
 /// counts nowhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `Stats::default()` is all zeros, for tests of exporters that need a snapshot without
+/// a channel (the struct is `#[non_exhaustive]`: set the fields on a default):
+///
+/// ```
+/// let mut s = sluicebox::Stats::default();
+/// s.len = 3;
+/// s.capacity = 4;
+/// assert_eq!(s.fill_ratio(), 0.75);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Items queued now, ready for the receivers.
@@ -46,6 +56,11 @@ pub struct Stats {
     pub rejected: u64,
     /// Items evicted by `force_send`.
     pub evicted: u64,
+    /// Sends that gave up while they waited for room: a `send` or `reserve` future
+    /// dropped while queued (a lost `select!`, a `timeout`), a blocking send that timed
+    /// out. Load shed by the caller rather than by the channel: it shows up here, not in
+    /// `rejected`.
+    pub abandoned: u64,
     /// Live senders.
     pub senders: usize,
     /// Live receivers.
@@ -66,6 +81,9 @@ impl Stats {
     /// assert_eq!(tx.stats().fill_ratio(), 0.5);
     /// ```
     pub fn fill_ratio(&self) -> f64 {
+        if self.capacity == 0 {
+            return 0.0; // a default snapshot: no channel
+        }
         (self.len + self.reserved) as f64 / self.capacity as f64
     }
 }

@@ -80,6 +80,13 @@ pub(crate) struct Core {
     rejected: AtomicUsize,
     /// Items evicted by `force_send` (slow path only).
     evicted: AtomicUsize,
+    /// Sends that gave up while waiting: a send future dropped while queued, a blocking
+    /// send that timed out (slow path only).
+    abandoned: AtomicUsize,
+    /// Live `WeakSender`s.
+    weak_senders: AtomicUsize,
+    /// Live `WeakReceiver`s.
+    weak_receivers: AtomicUsize,
     /// Senders waiting for a free slot.
     pub(crate) send_waiters: WaitList,
     /// Receivers waiting for an item.
@@ -108,6 +115,9 @@ impl Core {
                 receivers: AtomicUsize::new(0),
                 rejected: AtomicUsize::new(0),
                 evicted: AtomicUsize::new(0),
+                abandoned: AtomicUsize::new(0),
+                weak_senders: AtomicUsize::new(0),
+                weak_receivers: AtomicUsize::new(0),
                 send_waiters: WaitList::new(),
                 recv_waiters: WaitList::new(),
                 close_waiters: WaitList::new(),
@@ -562,6 +572,58 @@ impl<'a, T> Chan<'a, T> {
         }
     }
 
+    /// Counts a send that gave up while it waited.
+    #[cold]
+    pub(crate) fn count_abandoned(&self) {
+        // Relaxed: a statistic; it orders nothing.
+        self.abandoned.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Weak handles: `side` is the count of weak senders or of weak receivers. Relaxed
+    /// (all three): a weak handle owns nothing but its place in a monitoring count.
+    pub(crate) fn weak_count(&self, senders: bool) -> usize {
+        self.weak(senders).load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_weak(&self, senders: bool) {
+        self.weak(senders).fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn remove_weak(&self, senders: bool) {
+        self.weak(senders).fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn weak(&self, senders: bool) -> &AtomicUsize {
+        if senders {
+            &self.weak_senders
+        } else {
+            &self.weak_receivers
+        }
+    }
+
+    /// Adds a receiver while any lives (`WeakReceiver::upgrade`). A closed channel's
+    /// receivers may still drain it, so closing does not stop an upgrade; the last
+    /// receiver's drop does, for good ([`GONE`]).
+    pub(crate) fn try_add_receiver(&self) -> bool {
+        // Relaxed: validated by the CAS below.
+        let mut n = self.receivers.load(Ordering::Relaxed);
+        loop {
+            if n & GONE != 0 || n == 0 {
+                return false;
+            }
+            // AcqRel: as in `try_add_sender`.
+            match self.receivers.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => n = actual,
+            }
+        }
+    }
+
     pub(crate) fn add_receiver(&self) {
         // Relaxed: as in `add_sender`.
         self.receivers.fetch_add(1, Ordering::Relaxed);
@@ -622,6 +684,7 @@ impl<'a, T> Chan<'a, T> {
             // Relaxed (both): statistics.
             rejected: self.rejected.load(Ordering::Relaxed) as u64,
             evicted: self.evicted.load(Ordering::Relaxed) as u64,
+            abandoned: self.abandoned.load(Ordering::Relaxed) as u64,
             senders: self.sender_count(),
             receivers: self.receiver_count(),
             closed: pos.closed,

@@ -18,8 +18,9 @@
 use super::error::SendError;
 use super::Chan;
 use crate::ring::{Claim, PopError, PushError};
+use crate::wait::State;
 #[cfg(feature = "std")]
-use crate::wait::{Beacon, State, WaitList};
+use crate::wait::{Beacon, WaitList};
 use crate::wait::{Blocked, Waiter, WakeRef};
 use core::fmt;
 use core::future::Future;
@@ -134,12 +135,23 @@ impl<T> Drop for SendFuture<'_, T> {
         // is not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
         let chan = self.chan;
+        abandoned_if_waiting(chan, waiter);
         // SAFETY: an unused grant is a reservation made for this waiter.
         chan.send_waiters.unregister_granting(
             waiter,
             || chan.space_left(),
             || unsafe { chan.give_back() },
         );
+    }
+}
+
+/// Counts a sending waiter dropped while it waits (`Stats::abandoned`). A future that
+/// completed, or never waited, is `Idle`: only one that is queued, or was woken and not
+/// polled since, gives up a wait.
+#[inline(always)]
+pub(crate) fn abandoned_if_waiting<T>(chan: Chan<'_, T>, waiter: Pin<&Waiter>) {
+    if waiter.state() != State::Idle {
+        chan.count_abandoned();
     }
 }
 
@@ -275,6 +287,7 @@ impl<T> Drop for ReserveFuture<'_, T> {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
         let chan = self.chan;
+        abandoned_if_waiting(chan, waiter);
         // SAFETY: an unused grant is a reservation made for this waiter.
         chan.send_waiters.unregister_granting(
             waiter,

@@ -15,7 +15,7 @@ pub(crate) use self::core::{Chan, Core, WAIT_OUT_IN_FLIGHT};
 pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
 pub use monitor::Monitor;
 pub use poll_sender::PollSender;
-pub use receiver::{Receiver, RecvStream};
+pub use receiver::{Receiver, RecvStream, WeakReceiver};
 pub use sender::{Sender, WeakSender};
 
 use crate::storage::StaticChannel;

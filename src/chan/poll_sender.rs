@@ -3,8 +3,9 @@
 use super::error::SendError;
 use super::future::Permit;
 use super::sender::Sender;
+use super::Chan;
 use crate::storage::ChannelRef;
-use crate::wait::Waiter;
+use crate::wait::{State, Waiter};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
@@ -109,20 +110,63 @@ impl<T, R: ChannelRef<T>> PollSender<T, R> {
     pub fn get_ref(&self) -> &Sender<T, R> {
         &self.tx
     }
+
+    /// Withdraws a pending reservation: if the last [`poll_reserve`] returned `Pending`,
+    /// this sender leaves the queue of waiting senders, and a wakeup it received but has
+    /// not used — with any room handed to it — goes to the next waiting sender, as if
+    /// the `PollSender` were dropped. Returns whether there was a wait to withdraw
+    /// (tokio-util's `PollSender::abort_send`). The next `poll_reserve` starts afresh, at
+    /// the back of the queue. A withdrawn wait counts in
+    /// [`Stats::abandoned`](crate::Stats::abandoned).
+    ///
+    /// Call it when the sender will not be polled for a while (it lost a `select!`),
+    /// so it does not hold up the senders behind it.
+    ///
+    /// [`poll_reserve`]: PollSender::poll_reserve
+    ///
+    /// ```
+    /// use core::task::{Context, Poll, Waker};
+    /// let (tx, rx) = sluicebox::bounded::<u8>(1);
+    /// tx.try_send(1).unwrap(); // full
+    /// let mut poll_tx = core::pin::pin!(tx.clone().into_poll_sender());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(poll_tx.as_mut().poll_reserve(&mut cx).is_pending());
+    /// assert!(poll_tx.as_mut().abort_send()); // leaves the queue
+    /// assert!(!poll_tx.as_mut().abort_send()); // nothing left to withdraw
+    /// assert_eq!(tx.stats().abandoned, 1);
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// // Polled again, it queues afresh and gets the room.
+    /// assert!(poll_tx.as_mut().poll_reserve(&mut cx).is_ready());
+    /// ```
+    pub fn abort_send(self: Pin<&mut Self>) -> bool {
+        // SAFETY: `waiter` is never moved out of the pinned `PollSender`.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
+        withdraw(this.tx.chan.chan(), waiter)
+    }
 }
 
 impl<T, R: ChannelRef<T>> Drop for PollSender<T, R> {
     fn drop(&mut self) {
         // SAFETY: `drop` runs before the pinned memory is reused; the waiter is not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        let chan = self.tx.chan.chan();
-        // SAFETY: an unused grant is a reservation made for this waiter.
-        chan.send_waiters.unregister_granting(
-            waiter,
-            || chan.space_left(),
-            || unsafe { chan.give_back() },
-        );
+        withdraw(self.tx.chan.chan(), waiter);
     }
+}
+
+/// Ends a `PollSender`'s wait, if it has one: leaves the queue, hands a wakeup (and room
+/// reserved for it) on, and counts the wait as abandoned. Returns whether it waited.
+fn withdraw<T>(chan: Chan<'_, T>, waiter: Pin<&Waiter>) -> bool {
+    let waited = waiter.state() != State::Idle;
+    super::future::abandoned_if_waiting(chan, waiter);
+    // SAFETY: an unused grant is a reservation made for this waiter.
+    chan.send_waiters.unregister_granting(
+        waiter,
+        || chan.space_left(),
+        || unsafe { chan.give_back() },
+    );
+    waited
 }
 
 impl<T, R: ChannelRef<T>> core::fmt::Debug for PollSender<T, R> {

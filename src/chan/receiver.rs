@@ -20,7 +20,53 @@ handle_struct! {
     Receiver
 }
 
+handle_struct! {
+    /// A receiver that does not keep the channel open. Made by [`Receiver::downgrade`].
+    ///
+    /// [`upgrade`](WeakReceiver::upgrade) gives a `Receiver` back while any receiver
+    /// lives. A weak receiver does not count as a receiver: when the last `Receiver` is
+    /// dropped, the channel closes and drops its items as usual.
+    WeakReceiver
+}
+
 impl<T, R: ChannelRef<T>> Receiver<T, R> {
+    /// A [`WeakReceiver`] for this channel, which does not keep it open.
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded::<u8>(1);
+    /// let weak = rx.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(rx);
+    /// assert!(weak.upgrade().is_none());
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn downgrade(&self) -> WeakReceiver<T, R> {
+        WeakReceiver::new(self.chan.clone())
+    }
+
+    /// Number of live [`WeakSender`](crate::WeakSender)s of this channel (tokio's
+    /// `Receiver::sender_weak_count`).
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded::<u8>(1);
+    /// let _weak = tx.downgrade();
+    /// assert_eq!(rx.sender_weak_count(), 1);
+    /// ```
+    pub fn sender_weak_count(&self) -> usize {
+        self.chan().weak_count(true)
+    }
+
+    /// Number of live [`WeakReceiver`]s of this channel.
+    ///
+    /// ```
+    /// let (_tx, rx) = sluicebox::bounded::<u8>(1);
+    /// let _weak = rx.downgrade();
+    /// assert_eq!(rx.weak_count(), 1);
+    /// ```
+    pub fn weak_count(&self) -> usize {
+        self.chan().weak_count(false)
+    }
+
     /// Counts a new receiver on `chan`.
     pub(crate) fn new(chan: R) -> Self {
         chan.chan().add_receiver();
@@ -225,8 +271,10 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// A [`Stream`](futures_core::Stream) of this receiver's items, which also offers
     /// [`poll_recv`](RecvStream::poll_recv) for hand-written futures.
     ///
-    /// The stream embeds its wait-list node, so it is `!Unpin`: pin it (`pin!`,
-    /// `Box::pin`) before polling.
+    /// The stream embeds its wait-list node (that is how waiting allocates nothing), so
+    /// it is `!Unpin`: pin it before calling `StreamExt::next` — `pin!` on the stack, or
+    /// `Box::pin` to store or return it. Without the pin, `stream.next()` fails to compile
+    /// with "`PhantomPinned` cannot be unpinned ... within `Waiter`".
     ///
     /// ```
     /// use futures::StreamExt;
@@ -235,14 +283,31 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// tx.send(1).await.unwrap();
     /// tx.send(2).await.unwrap();
     /// drop(tx);
-    /// let stream = core::pin::pin!(rx.into_stream());
-    /// assert_eq!(stream.collect::<Vec<_>>().await, [1, 2]);
+    /// let mut stream = core::pin::pin!(rx.into_stream());
+    /// assert_eq!(stream.next().await, Some(1));
+    /// assert_eq!(stream.collect::<Vec<_>>().await, [2]);
+    /// # });
+    /// ```
+    ///
+    /// It is a [`FusedStream`](futures_core::FusedStream): after it has returned `None`,
+    /// `is_terminated` is true, so `select!` skips it.
+    ///
+    /// ```
+    /// use futures::stream::{FusedStream, StreamExt};
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded::<u8>(1);
+    /// let mut stream = Box::pin(rx.into_stream());
+    /// drop(tx);
+    /// assert!(!stream.is_terminated());
+    /// assert_eq!(stream.next().await, None);
+    /// assert!(stream.is_terminated());
     /// # });
     /// ```
     pub fn into_stream(self) -> RecvStream<T, R> {
         RecvStream {
             rx: self,
             waiter: Waiter::new(),
+            ended: false,
         }
     }
 
@@ -306,6 +371,75 @@ impl<T, R: ChannelRef<T>> Drop for Receiver<T, R> {
     }
 }
 
+impl<T, R: ChannelRef<T>> WeakReceiver<T, R> {
+    /// Counts a new weak receiver on `chan`.
+    fn new(chan: R) -> Self {
+        chan.chan().add_weak(false);
+        Self::from_counted(chan)
+    }
+
+    /// A live [`Receiver`], if any receiver still lives. A closed channel's receivers
+    /// can still drain it, so this works after `close()` too, until the last receiver is
+    /// dropped.
+    ///
+    /// ```
+    /// let (tx, rx) = sluicebox::bounded::<u8>(1);
+    /// let weak = rx.downgrade();
+    /// tx.try_send(1).unwrap();
+    /// tx.close();
+    /// assert_eq!(weak.upgrade().unwrap().try_recv(), Ok(1));
+    /// drop(rx);
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub fn upgrade(&self) -> Option<Receiver<T, R>> {
+        if self.chan.chan().try_add_receiver() {
+            Some(Receiver::from_counted(self.chan.clone()))
+        } else {
+            None
+        }
+    }
+
+    /// Number of live (strong) receivers.
+    ///
+    /// ```
+    /// let (_tx, rx) = sluicebox::bounded::<u8>(1);
+    /// assert_eq!(rx.downgrade().receiver_count(), 1);
+    /// ```
+    pub fn receiver_count(&self) -> usize {
+        self.chan.chan().receiver_count()
+    }
+
+    /// Number of live weak receivers, this one included.
+    ///
+    /// ```
+    /// let (_tx, rx) = sluicebox::bounded::<u8>(1);
+    /// assert_eq!(rx.downgrade().weak_count(), 1);
+    /// ```
+    pub fn weak_count(&self) -> usize {
+        self.chan.chan().weak_count(false)
+    }
+}
+
+impl<T, R: ChannelRef<T>> Clone for WeakReceiver<T, R> {
+    fn clone(&self) -> Self {
+        Self::new(self.chan.clone())
+    }
+}
+
+impl<T, R: ChannelRef<T>> Drop for WeakReceiver<T, R> {
+    fn drop(&mut self) {
+        self.chan.chan().remove_weak(false);
+    }
+}
+
+impl<T, R: ChannelRef<T>> core::fmt::Debug for WeakReceiver<T, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WeakReceiver")
+            .field("closed", &self.chan.chan().is_closed())
+            .finish()
+    }
+}
+
 impl<T, R: ChannelRef<T>> core::fmt::Debug for Receiver<T, R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Receiver")
@@ -323,6 +457,8 @@ pub struct RecvStream<T, R: ChannelRef<T>> {
     rx: Receiver<T, R>,
     /// Lives as long as the stream, so a wait can span polls.
     waiter: Waiter,
+    /// It returned `None`: the channel is closed and drained, for good.
+    ended: bool,
 }
 
 impl<T, R: ChannelRef<T>> RecvStream<T, R> {
@@ -354,7 +490,11 @@ impl<T, R: ChannelRef<T>> RecvStream<T, R> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
-        super::future::poll_recv(this.rx.chan(), waiter, cx)
+        let poll = super::future::poll_recv(this.rx.chan(), waiter, cx);
+        if let Poll::Ready(None) = poll {
+            this.ended = true;
+        }
+        poll
     }
 
     /// The receiver back (the stream's wait, if any, is cancelled).
@@ -383,6 +523,12 @@ impl<T, R: ChannelRef<T>> futures_core::Stream for RecvStream<T, R> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.poll_recv(cx)
+    }
+}
+
+impl<T, R: ChannelRef<T>> futures_core::FusedStream for RecvStream<T, R> {
+    fn is_terminated(&self) -> bool {
+        self.ended
     }
 }
 

@@ -233,7 +233,20 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// assert!(rx.is_closed());
     /// ```
     pub fn downgrade(&self) -> WeakSender<T, R> {
-        WeakSender::from_counted(self.chan.clone())
+        WeakSender::new(self.chan.clone())
+    }
+
+    /// Number of live [`WeakSender`]s of this channel (tokio's `Sender::weak_count`).
+    ///
+    /// ```
+    /// let (tx, _rx) = sluicebox::bounded::<u8>(1);
+    /// let weak = tx.downgrade();
+    /// assert_eq!(tx.weak_count(), 1);
+    /// drop(weak);
+    /// assert_eq!(tx.weak_count(), 0);
+    /// ```
+    pub fn weak_count(&self) -> usize {
+        self.chan().weak_count(true)
     }
 
     /// Whether `self` and `other` send on the same channel.
@@ -287,6 +300,23 @@ impl<T, R: ChannelRef<T>> core::fmt::Debug for Sender<T, R> {
 }
 
 impl<T, R: ChannelRef<T>> WeakSender<T, R> {
+    /// Counts a new weak sender on `chan`.
+    fn new(chan: R) -> Self {
+        chan.chan().add_weak(true);
+        Self::from_counted(chan)
+    }
+
+    /// Number of live weak senders, this one included.
+    ///
+    /// ```
+    /// let (tx, _rx) = sluicebox::bounded::<u8>(1);
+    /// let weak = tx.downgrade();
+    /// assert_eq!(weak.clone().weak_count(), 2);
+    /// ```
+    pub fn weak_count(&self) -> usize {
+        self.chan.chan().weak_count(true)
+    }
+
     /// A live [`Sender`], if any sender still lives and the channel is open.
     ///
     /// ```
@@ -316,7 +346,13 @@ impl<T, R: ChannelRef<T>> WeakSender<T, R> {
 
 impl<T, R: ChannelRef<T>> Clone for WeakSender<T, R> {
     fn clone(&self) -> Self {
-        Self::from_counted(self.chan.clone())
+        Self::new(self.chan.clone())
+    }
+}
+
+impl<T, R: ChannelRef<T>> Drop for WeakSender<T, R> {
+    fn drop(&mut self) {
+        self.chan.chan().remove_weak(true);
     }
 }
 

@@ -113,6 +113,11 @@ pub(crate) struct WaitList {
     list: Mutex<List>,
 }
 
+// The list's lock is held only for pointer surgery with no user code in it (invariant
+// 5); wakes and waker drops run after unlocking. A panic in user code therefore never
+// unwinds out of a critical section, and never leaves the list half-linked.
+impl core::panic::RefUnwindSafe for WaitList {}
+
 impl WaitList {
     crate::loom::const_fn! {
         pub(crate) const fn new() -> Self {

@@ -168,6 +168,12 @@ pub(crate) struct Waiter {
     _pin: PhantomPinned,
 }
 
+// A waiter's node changes only under its list's lock, with no user code inside (wait-list
+// invariant 5), and `busy` only in its owner's `poll`, between calls that do not panic:
+// an unwind never leaves a node half-written.
+impl core::panic::UnwindSafe for Waiter {}
+impl core::panic::RefUnwindSafe for Waiter {}
+
 // SAFETY: the node is only accessed under the wait list's lock, which serializes every
 // thread's access; its contents (`Waker`, `Thread`, pointers to other such nodes guarded by
 // the same lock) are `Send`. `busy` is a plain flag.
