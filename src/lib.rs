@@ -110,8 +110,9 @@
 //!
 //! The waiting operations (`send`, `recv`, `reserve`, `acquire`, `closed` futures, the
 //! stream) are for tasks. None of the operations above waits for the code the handler
-//! interrupted: without `std`, a slot that code left half-written makes them report
-//! `Full` or `Empty` rather than wait. A wake from a handler runs the task's waker there,
+//! interrupted: with the feature, a slot that code left half-written makes them report
+//! `Full` or `Empty` rather than wait, and they never call into an OS scheduler, so
+//! this holds on `std` targets with interrupts too (ESP-IDF). A wake from a handler runs the task's waker there,
 //! so the executor's wakers must allow it (embedded executors' do).
 //!
 //! Without the feature the lock is a spin lock, the fastest choice where only threads or

@@ -132,6 +132,11 @@ mod lock {
     /// Data reached only inside a critical section.
     pub(crate) struct Mutex<T> {
         data: UnsafeCell<T>,
+        /// Debug builds: whether a guard is out. Critical sections nest, so taking this
+        /// lock again inside its own section would succeed and alias `data`; no code
+        /// path does (nothing but pointer surgery runs under it), and this checks it.
+        #[cfg(debug_assertions)]
+        held: core::cell::Cell<bool>,
     }
 
     // SAFETY: `lock` hands out access to `data` only inside a critical section, which no
@@ -151,6 +156,8 @@ mod lock {
         pub(crate) const fn new(data: T) -> Self {
             Self {
                 data: UnsafeCell::new(data),
+                #[cfg(debug_assertions)]
+                held: core::cell::Cell::new(false),
             }
         }
 
@@ -162,6 +169,12 @@ mod lock {
             // and no code path holds two guards at once (see the lock's docs), so
             // sections never interleave.
             let state = unsafe { critical_section::acquire() };
+            // Inside the section: nothing else touches `held` now.
+            #[cfg(debug_assertions)]
+            assert!(
+                !self.held.replace(true),
+                "sluicebox: a wait-list lock taken again inside its own critical section"
+            );
             Guard { lock: self, state }
         }
     }
@@ -189,6 +202,8 @@ mod lock {
 
     impl<T> Drop for Guard<'_, T> {
         fn drop(&mut self) {
+            #[cfg(debug_assertions)]
+            self.lock.held.set(false);
             // SAFETY: the state `acquire` returned in `lock`, released once, in nesting
             // order (see `lock`).
             unsafe { critical_section::release(self.state) };
@@ -341,7 +356,9 @@ impl Backoff {
         #[cfg(not(loom))]
         {
             self.inner.snooze();
-            #[cfg(feature = "std")]
+            // Not with `critical-section`: an interrupt handler must not call into the
+            // scheduler (and yielding would not let the code it interrupted run anyway).
+            #[cfg(all(feature = "std", not(feature = "critical-section")))]
             if self.inner.is_completed() {
                 std::thread::yield_now();
             }

@@ -951,9 +951,9 @@ impl Ring {
     /// A drop-oldest swap in progress (invariant 6) has taken the oldest item, or is
     /// about to, but not yet moved `tail`: read now, the ring would look one item short.
     /// With `std` the read waits the swap out (a few instructions, no user code), so
-    /// `len` stays `cap` across a swap and the totals never step back. Without `std` it
-    /// may be an interrupt handler above the swap, so it reads the ring as it stands:
-    /// `len` can be one low for that instant.
+    /// `len` stays `cap` across a swap and the totals never step back. Without `std`, or
+    /// with `critical-section`, it may be an interrupt handler above the swap, so it
+    /// reads the ring as it stands: `len` can be one low for that instant.
     pub(crate) fn positions(&self) -> Positions {
         let flags = self.mark_bit | self.wait_bit | self.swap_bit;
         let backoff = Backoff::new();

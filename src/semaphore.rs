@@ -416,6 +416,40 @@ impl Semaphore {
         }
     }
 
+    /// Removes up to `n` free permits for good, and returns how many it removed (fewer
+    /// than `n` if fewer are free; permits held by guards are not touched). tokio's
+    /// `Semaphore::forget_permits`. Works on a closed semaphore too.
+    ///
+    /// ```
+    /// let sem = sluicebox::Semaphore::new(5);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// assert_eq!(sem.forget_permits(4), 3); // only 3 were free
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(held); // held permits come back as usual
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn forget_permits(&self, n: usize) -> usize {
+        // Relaxed: validated by the CAS; forgetting publishes nothing and acquires
+        // nothing (no guard is handed out).
+        let mut cur = self.permits.load(Ordering::Relaxed);
+        loop {
+            let take = (cur >> SHIFT).min(n);
+            if take == 0 {
+                return 0;
+            }
+            // Relaxed: as above.
+            match self.permits.compare_exchange_weak(
+                cur,
+                cur - (take << SHIFT),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return take,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
     /// Adds `n` permits: to the waiters first (in queue order), the rest to the free count.
     ///
     /// # Panics
@@ -592,10 +626,13 @@ impl Semaphore {
                 if got == n {
                     // The unused copy waits in our (idle, unlinked) node and is dropped
                     // with the future, after the permit exists: no user code between
-                    // taking the permits and handing them over. An idle node holds no
-                    // target (notifiers and `cancel` take it), so nothing is replaced.
-                    debug_assert!(node.target.is_none());
-                    node.target = Some(fresh);
+                    // taking the permits and handing them over. An idle node normally
+                    // holds no target (notifiers and `cancel` take it), but a completed
+                    // `Acquire` polled again still holds the copy of its first poll: that
+                    // one is dropped after unlocking (user code: `Waker::drop`).
+                    let old = node.target.replace(fresh);
+                    drop(list);
+                    drop(old);
                     return Poll::Ready(Ok(()));
                 }
                 node.wanted = n - got;
@@ -880,6 +917,47 @@ mod owned {
         pub fn semaphore(&self) -> &Arc<Semaphore> {
             &self.sem
         }
+
+        /// Splits `n` permits off into a new guard, or `None` if this one holds fewer.
+        ///
+        /// ```
+        /// let sem = std::sync::Arc::new(sluicebox::Semaphore::new(3));
+        /// let mut p = sem.clone().try_acquire_many_owned(3).unwrap();
+        /// let q = p.split(1).unwrap();
+        /// assert_eq!((p.permits(), q.permits()), (2, 1));
+        /// drop(q);
+        /// assert_eq!(sem.available_permits(), 1);
+        /// ```
+        pub fn split(&mut self, n: usize) -> Option<Self> {
+            if n > self.permits {
+                return None;
+            }
+            self.permits -= n;
+            Some(Self {
+                sem: Arc::clone(&self.sem),
+                permits: n,
+            })
+        }
+
+        /// Merges another guard of the same semaphore into this one.
+        ///
+        /// # Panics
+        ///
+        /// If `other` belongs to a different semaphore.
+        ///
+        /// ```
+        /// let sem = std::sync::Arc::new(sluicebox::Semaphore::new(2));
+        /// let mut a = sem.clone().try_acquire_owned().unwrap();
+        /// a.merge(sem.clone().try_acquire_owned().unwrap());
+        /// assert_eq!(a.permits(), 2);
+        /// ```
+        pub fn merge(&mut self, mut other: Self) {
+            assert!(
+                Arc::ptr_eq(&self.sem, &other.sem),
+                "sluicebox: merging permits of different semaphores"
+            );
+            self.permits += core::mem::take(&mut other.permits);
+        }
     }
 
     impl Drop for OwnedSemaphorePermit {
@@ -942,6 +1020,59 @@ mod owned {
         ) -> Result<OwnedSemaphorePermit, AcquireError> {
             let permits = self.acquire_many(n).await?;
             let n = permits.permits;
+            permits.forget();
+            Ok(OwnedSemaphorePermit {
+                sem: self,
+                permits: n,
+            })
+        }
+
+        /// Like [`acquire_blocking`](Semaphore::acquire_blocking), with a `'static`
+        /// permit (tokio's `blocking_acquire_owned`, async-lock's
+        /// `acquire_arc_blocking`).
+        ///
+        /// For plain threads: it parks the calling thread, so never call it from async
+        /// code (it would block the executor's worker); there, use
+        /// [`acquire_owned`](Semaphore::acquire_owned).
+        ///
+        /// # Errors
+        ///
+        /// As `acquire`.
+        ///
+        /// ```
+        /// let sem = std::sync::Arc::new(sluicebox::Semaphore::new(1));
+        /// let permit = sem.clone().acquire_owned_blocking().unwrap();
+        /// let t = std::thread::spawn(move || drop(permit));
+        /// let again = sem.clone().acquire_owned_blocking().unwrap(); // waits for the thread
+        /// t.join().unwrap();
+        /// assert_eq!(again.permits(), 1);
+        /// ```
+        #[cfg(feature = "std")]
+        pub fn acquire_owned_blocking(
+            self: Arc<Self>,
+        ) -> Result<OwnedSemaphorePermit, AcquireError> {
+            self.acquire_many_owned_blocking(1)
+        }
+
+        /// Like [`acquire_many_blocking`](Semaphore::acquire_many_blocking), with a
+        /// `'static` permit. For plain threads, as
+        /// [`acquire_owned_blocking`](Semaphore::acquire_owned_blocking).
+        ///
+        /// # Errors
+        ///
+        /// As `acquire_many`.
+        ///
+        /// ```
+        /// let sem = std::sync::Arc::new(sluicebox::Semaphore::new(3));
+        /// let permit = sem.clone().acquire_many_owned_blocking(2).unwrap();
+        /// assert_eq!((permit.permits(), sem.available_permits()), (2, 1));
+        /// ```
+        #[cfg(feature = "std")]
+        pub fn acquire_many_owned_blocking(
+            self: Arc<Self>,
+            n: usize,
+        ) -> Result<OwnedSemaphorePermit, AcquireError> {
+            let permits = self.acquire_many_blocking(n)?;
             permits.forget();
             Ok(OwnedSemaphorePermit {
                 sem: self,

@@ -38,8 +38,9 @@
 //! write out: the claim-to-publish window is a few instructions with no user code in
 //! it, and an OS-scheduled thread always finishes it ([`WAIT_OUT_IN_FLIGHT`]).
 //!
-//! Without `std` (bare metal) a waiter may run in an interrupt handler above the very
-//! code it would wait for, which then never finishes. So there the immediate path
+//! Without `std` (bare metal), and with the `critical-section` feature on any target, a
+//! waiter may run in an interrupt handler above the very code it would wait for, which
+//! then never finishes. So there the immediate path
 //! fences like the permit path, and a waiter parks at a slot in flight and passes the
 //! baton when it gets through (wait-list invariant 3a). The `try_*` calls never wait
 //! anything out on any target: after a bounded backoff they report Full / Empty.
@@ -53,9 +54,14 @@ use crate::wait::{Beacon, WaitList, WakeTarget};
 /// Whether waiters wait out a slot claimed by an immediate push or pop, and immediate
 /// publishers wake by the wait flag alone (see "Waiting out a slot in flight" above).
 ///
-/// `--cfg sluicebox_fenced` forces the bare-metal protocol on `std` too, so the loom
-/// models (which need `std` for threads) check both.
-pub(crate) const WAIT_OUT_IN_FLIGHT: bool = cfg!(all(feature = "std", not(sluicebox_fenced)));
+/// `critical-section` (interrupt handlers may use the channel, also on a `std` target
+/// such as ESP-IDF) selects the bare-metal protocol. `--cfg sluicebox_fenced` forces it
+/// on `std` too, so the loom models (which need `std` for threads) check both.
+pub(crate) const WAIT_OUT_IN_FLIGHT: bool = cfg!(all(
+    feature = "std",
+    not(feature = "critical-section"),
+    not(sluicebox_fenced)
+));
 
 /// The flag in `Chan::receivers` that says the last receiver is gone: nobody can receive
 /// any more, so what is published from now on is dropped at once (PITFALLS
