@@ -168,7 +168,7 @@ mod wait;
 #[cfg(feature = "alloc")]
 pub use chan::{bounded, bounded_starting_at_lap};
 pub use chan::{
-    error::{RecvError, SendError, TryRecvError, TrySendError},
+    error::{RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError},
     ClosedFuture, Monitor, Permit, PollSender, Receiver, RecvFuture, RecvStream, ReserveFuture,
     SendFuture, Sender, StaticMonitor, StaticReceiver, StaticSender, WeakReceiver, WeakSender,
 };

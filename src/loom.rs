@@ -46,7 +46,14 @@ pub(crate) use loom::sync::Arc;
 #[cfg(all(loom, feature = "std"))]
 pub(crate) use loom::thread::{current as current_thread, park, Thread};
 #[cfg(all(not(loom), feature = "std"))]
-pub(crate) use std::thread::{current as current_thread, park, Thread};
+pub(crate) use std::thread::{current as current_thread, park, park_timeout, Thread};
+
+/// loom has no timed park, and no clock: a timed wait under loom parks like an untimed
+/// one (the models never give a deadline).
+#[cfg(all(loom, feature = "std"))]
+pub(crate) fn park_timeout(_: std::time::Duration) {
+    park();
+}
 
 pub(crate) use cell::UnsafeCell;
 pub(crate) use lock::{Guard as MutexGuard, Mutex};

@@ -129,3 +129,99 @@ impl fmt::Display for RecvError {
 }
 
 impl core::error::Error for RecvError {}
+
+/// Why a timed blocking send ([`send_timeout`], [`send_deadline`]) did not send. The
+/// value comes back either way.
+///
+/// [`send_timeout`]: crate::Sender::send_timeout
+/// [`send_deadline`]: crate::Sender::send_deadline
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub enum SendTimeoutError<T> {
+    /// No room came free before the deadline.
+    Timeout(T),
+    /// The channel is closed.
+    Closed(T),
+}
+
+impl<T> SendTimeoutError<T> {
+    /// The value that was not sent.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, _rx) = sluicebox::bounded::<u8>(1);
+    /// tx.try_send(1).unwrap();
+    /// let err = tx.send_timeout(2, Duration::from_millis(1)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(err.into_inner(), 2);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Timeout(v) | Self::Closed(v) => v,
+        }
+    }
+
+    /// Whether the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_))
+    }
+
+    /// Whether the channel is closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Self::Closed(_))
+    }
+}
+
+impl<T> fmt::Debug for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Timeout(_) => "Timeout(..)",
+            Self::Closed(_) => "Closed(..)",
+        })
+    }
+}
+
+impl<T> fmt::Display for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Timeout(_) => "timed out waiting for room in the channel",
+            Self::Closed(_) => "channel closed",
+        })
+    }
+}
+
+impl<T> core::error::Error for SendTimeoutError<T> {}
+
+impl<T> From<SendError<T>> for SendTimeoutError<T> {
+    fn from(e: SendError<T>) -> Self {
+        Self::Closed(e.0)
+    }
+}
+
+/// Why a timed blocking receive ([`recv_timeout`], [`recv_deadline`]) returned nothing.
+///
+/// [`recv_timeout`]: crate::Receiver::recv_timeout
+/// [`recv_deadline`]: crate::Receiver::recv_deadline
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum RecvTimeoutError {
+    /// Nothing arrived before the deadline; senders may still send.
+    Timeout,
+    /// The channel is closed and drained: nothing will ever arrive.
+    Closed,
+}
+
+impl fmt::Display for RecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Timeout => "timed out waiting for an item",
+            Self::Closed => "channel closed",
+        })
+    }
+}
+
+impl core::error::Error for RecvTimeoutError {}
+
+impl From<RecvError> for RecvTimeoutError {
+    fn from(_: RecvError) -> Self {
+        Self::Closed
+    }
+}

@@ -430,9 +430,10 @@ macro_rules! debug_future {
 }
 debug_future!(SendFuture, RecvFuture, ReserveFuture, ClosedFuture);
 
-/// Runs `op` to completion on the current thread, parking it while `op` must wait.
-/// `op(true)` completes with a grant; `release` gives an unused one back (see
-/// `WaitList::poll_op`).
+/// Runs `op` to completion on the current thread, parking it while `op` must wait, until
+/// `deadline` if there is one: then `None`, with the wait withdrawn (a wakeup or a grant
+/// it received goes on, as for a dropped future). `op(true)` completes with a grant;
+/// `release` gives an unused one back (see `WaitList::poll_op`).
 #[cfg(feature = "std")]
 pub(crate) fn block_on_op<R>(
     list: &WaitList,
@@ -440,7 +441,8 @@ pub(crate) fn block_on_op<R>(
     more: impl Fn() -> bool,
     beacon: &impl Beacon,
     release: impl Fn(),
-) -> R {
+    deadline: Option<std::time::Instant>,
+) -> Option<R> {
     // Spin (then yield) briefly before parking: waking a parked thread costs 1-40 us (an
     // idle virtual CPU must be woken), while the other side usually frees a slot within
     // a few hundred ns. Measured (benches/channels.rs, 2-core VM): blocking SPSC cap 1
@@ -455,7 +457,7 @@ pub(crate) fn block_on_op<R>(
         let backoff = crate::loom::Backoff::new();
         loop {
             if let Ok(r) = op(false) {
-                return r;
+                return Some(r);
             }
             if backoff.is_completed() {
                 break;
@@ -494,14 +496,25 @@ pub(crate) fn block_on_op<R>(
             beacon,
             &release,
         ) {
-            Poll::Ready(r) => return r,
+            Poll::Ready(r) => return Some(r),
             // Park only while still queued. A notification that came while we were
             // still running is seen here (`Notified` is stored before the unpark), so it
             // does not depend on the unpark token alone: loom drops the token of a
             // thread caught mid-yield (std keeps it). A spurious unpark just polls again.
             Poll::Pending => {
                 if waiter.state() == State::Queued {
-                    crate::loom::park();
+                    match deadline {
+                        None => crate::loom::park(),
+                        Some(deadline) => {
+                            let now = std::time::Instant::now();
+                            if now >= deadline {
+                                // `_guard` withdraws the wait; a notification that
+                                // raced with the deadline is handed on by it.
+                                return None;
+                            }
+                            crate::loom::park_timeout(deadline - now);
+                        }
+                    }
                 }
             }
         }

@@ -1,8 +1,8 @@
 //! Receiving handles.
 
-#[cfg(feature = "std")]
-use super::error::RecvError;
 use super::error::TryRecvError;
+#[cfg(feature = "std")]
+use super::error::{RecvError, RecvTimeoutError};
 use super::future::RecvFuture;
 use super::{handle_struct, observers, Chan};
 use crate::storage::ChannelRef;
@@ -124,8 +124,68 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
             || chan.items_left(),
             &chan.recv_beacon(),
             || {},
+            None,
         )
+        .flatten()
         .ok_or(RecvError)
+    }
+
+    /// [`recv_blocking`](Self::recv_blocking) for at most `timeout`: the thread parks
+    /// with a deadline, no spinning for the whole wait (crossbeam's and std's
+    /// `recv_timeout`). A timeout too large to add to the clock waits without one.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] if nothing arrived in time,
+    /// [`RecvTimeoutError::Closed`] once the channel is closed and drained.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sluicebox::RecvTimeoutError;
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// assert_eq!(rx.recv_timeout(Duration::from_millis(5)), Err(RecvTimeoutError::Timeout));
+    /// std::thread::spawn(move || tx.send_blocking(7).unwrap());
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(7));
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Err(RecvTimeoutError::Closed));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Result<T, RecvTimeoutError> {
+        match std::time::Instant::now().checked_add(timeout) {
+            Some(deadline) => self.recv_deadline(deadline),
+            None => self.recv_blocking().map_err(RecvTimeoutError::from),
+        }
+    }
+
+    /// [`recv_blocking`](Self::recv_blocking) until `deadline`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_timeout`](Self::recv_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.recv_deadline(Instant::now()), Ok(1)); // ready: no wait needed
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// assert!(rx.recv_deadline(deadline).unwrap_err() == sluicebox::RecvTimeoutError::Timeout);
+    /// assert!(Instant::now() >= deadline);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn recv_deadline(&self, deadline: std::time::Instant) -> Result<T, RecvTimeoutError> {
+        let chan = self.chan();
+        match super::future::block_on_op(
+            &chan.recv_waiters,
+            |_| super::future::recv_op(chan),
+            || chan.items_left(),
+            &chan.recv_beacon(),
+            || {},
+            Some(deadline),
+        ) {
+            Some(Some(item)) => Ok(item),
+            Some(None) => Err(RecvTimeoutError::Closed),
+            None => Err(RecvTimeoutError::Timeout),
+        }
     }
 
     /// Waits for at least one item, then appends it and every item available right now,

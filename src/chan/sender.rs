@@ -1,6 +1,8 @@
 //! Sending handles.
 
 // `SendError` is named by `send_blocking` (std) and by doc links.
+#[cfg(feature = "std")]
+use super::error::SendTimeoutError;
 #[cfg_attr(not(feature = "std"), allow(unused_imports))]
 use super::error::{SendError, TrySendError};
 use super::future::{ClosedFuture, Permit, ReserveFuture, SendFuture};
@@ -121,7 +123,88 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
             &chan.send_beacon(),
             // SAFETY: an unused grant is a reservation made for this waiter.
             || unsafe { chan.give_back() },
+            None,
         )
+        .expect("sluicebox: a wait without a deadline ends only by completing")
+    }
+
+    /// [`send_blocking`](Self::send_blocking) for at most `timeout`: the thread parks
+    /// with a deadline, no spinning for the whole wait (crossbeam's and std's
+    /// `send_timeout`). A send that times out gives its value back and counts in
+    /// [`Stats::abandoned`](crate::Stats::abandoned). A timeout too large to add to the
+    /// clock waits without one.
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Timeout`] if no room came free in time,
+    /// [`SendTimeoutError::Closed`] if the channel is (or becomes) closed; both give the
+    /// value back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// tx.send_timeout(1, Duration::from_millis(5)).unwrap();
+    /// let err = tx.send_timeout(2, Duration::from_millis(5)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(err.into_inner(), 2);
+    /// assert_eq!(tx.stats().abandoned, 1);
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn send_timeout(
+        &self,
+        value: T,
+        timeout: std::time::Duration,
+    ) -> Result<(), SendTimeoutError<T>> {
+        match std::time::Instant::now().checked_add(timeout) {
+            Some(deadline) => self.send_deadline(value, deadline),
+            None => self.send_blocking(value).map_err(SendTimeoutError::from),
+        }
+    }
+
+    /// [`send_blocking`](Self::send_blocking) until `deadline`.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_timeout`](Self::send_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = sluicebox::bounded(1);
+    /// let consumer = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(20));
+    ///     (rx.recv_blocking(), rx.recv_blocking())
+    /// });
+    /// tx.try_send(1).unwrap(); // full: the next send waits for the consumer
+    /// tx.send_deadline(2, Instant::now() + Duration::from_secs(10)).unwrap();
+    /// drop(tx);
+    /// assert_eq!(consumer.join().unwrap(), (Ok(1), Ok(2)));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn send_deadline(
+        &self,
+        value: T,
+        deadline: std::time::Instant,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let chan = self.chan();
+        let mut value = Some(value);
+        let sent = super::future::block_on_op(
+            &chan.send_waiters,
+            |granted| super::future::send_op(chan, &mut value, granted),
+            || chan.space_left(),
+            &chan.send_beacon(),
+            // SAFETY: an unused grant is a reservation made for this waiter.
+            || unsafe { chan.give_back() },
+            Some(deadline),
+        );
+        match sent {
+            Some(r) => r.map_err(SendTimeoutError::from),
+            None => {
+                chan.count_abandoned();
+                let value = value.expect("sluicebox: a send that timed out still has its value");
+                Err(SendTimeoutError::Timeout(value))
+            }
+        }
     }
 
     /// Waits for room and reserves it: the returned [`Permit`]'s `send` cannot fail, and
