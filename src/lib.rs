@@ -169,8 +169,9 @@ mod wait;
 pub use chan::{bounded, bounded_starting_at_lap};
 pub use chan::{
     error::{RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError},
-    ClosedFuture, Monitor, Permit, PollSender, Receiver, RecvFuture, RecvStream, ReserveFuture,
-    SendFuture, Sender, StaticMonitor, StaticReceiver, StaticSender, WeakReceiver, WeakSender,
+    ClosedFuture, Monitor, OwnedPermit, Permit, PermitIterator, PollSender, Receiver, RecvFuture,
+    RecvStream, ReserveFuture, ReserveManyFuture, SendFuture, Sender, StaticMonitor,
+    StaticReceiver, StaticSender, WeakReceiver, WeakSender,
 };
 #[cfg(feature = "alloc")]
 pub use semaphore::OwnedSemaphorePermit;

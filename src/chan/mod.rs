@@ -7,15 +7,19 @@ mod core;
 pub(crate) mod error;
 mod future;
 mod monitor;
+mod owned_permit;
 mod poll_sender;
 mod receiver;
+mod reserve_many;
 mod sender;
 
 pub(crate) use self::core::{Chan, Core, WAIT_OUT_IN_FLIGHT};
 pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
 pub use monitor::Monitor;
+pub use owned_permit::OwnedPermit;
 pub use poll_sender::PollSender;
 pub use receiver::{Receiver, RecvStream, WeakReceiver};
+pub use reserve_many::{PermitIterator, ReserveManyFuture};
 pub use sender::{Sender, WeakSender};
 
 use crate::storage::StaticChannel;

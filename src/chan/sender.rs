@@ -6,6 +6,7 @@ use super::error::SendTimeoutError;
 #[cfg_attr(not(feature = "std"), allow(unused_imports))]
 use super::error::{SendError, TrySendError};
 use super::future::{ClosedFuture, Permit, ReserveFuture, SendFuture};
+use super::reserve_many::{PermitIterator, ReserveManyFuture};
 use super::{handle_struct, observers, Chan};
 use crate::ring::Claim;
 use crate::storage::ChannelRef;
@@ -233,6 +234,61 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// ```
     pub fn reserve(&self) -> ReserveFuture<'_, T> {
         ReserveFuture::new(self.chan())
+    }
+
+    /// Waits for room for `n` items and reserves it: the [`PermitIterator`] hands out
+    /// `n` [`Permit`]s, used one by one; those not taken come back when it is dropped
+    /// (tokio's `reserve_many`).
+    ///
+    /// It takes the `n` slots together, never part of them: waiting senders each holding
+    /// part of what they need could hold all the room between them and wait for each
+    /// other for good. Waiting, it keeps its place in line, retries as slots free up, and
+    /// completes once `n` are free together. (tokio's holds part of them while it waits;
+    /// here a stream of barging `try_send`s can keep a large batch waiting.)
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] if the channel is (or becomes) closed, or if `n` is more than the
+    /// capacity (it could never be satisfied; tokio does the same).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped `reserve_many` future holds no room, and passes on a
+    /// wakeup (and room handed to it) it received.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, rx) = sluicebox::bounded(4);
+    /// let permits = tx.reserve_many(3).await.unwrap();
+    /// for (permit, v) in permits.zip(["a", "b", "c"]) {
+    ///     permit.send(v);
+    /// }
+    /// assert_eq!(rx.recv().await, Some("a"));
+    /// assert!(tx.reserve_many(5).await.is_err()); // more than the capacity
+    /// # });
+    /// ```
+    pub fn reserve_many(&self, n: usize) -> ReserveManyFuture<'_, T> {
+        ReserveManyFuture::new(self.chan(), n)
+    }
+
+    /// Reserves room for `n` items now, all or nothing, or fails without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if fewer than `n` slots are free (or `n` exceeds the
+    /// capacity), [`TrySendError::Closed`] if the channel is closed; nothing is reserved
+    /// then.
+    ///
+    /// ```
+    /// let (tx, _rx) = sluicebox::bounded::<u8>(3);
+    /// let two = tx.try_reserve_many(2).unwrap();
+    /// assert!(tx.try_reserve_many(2).unwrap_err().is_full());
+    /// assert_eq!(tx.reserved(), 2); // the failed call took nothing
+    /// drop(two);
+    /// assert_eq!(tx.reserved(), 0);
+    /// ```
+    pub fn try_reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, TrySendError<()>> {
+        super::reserve_many::try_reserve_many(self.chan(), n)
     }
 
     /// Reserves room now, or fails without waiting.

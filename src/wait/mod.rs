@@ -465,7 +465,8 @@ impl WaitList {
         beacon: &impl Beacon,
         release: impl FnOnce(),
     ) -> core::task::Poll<R> {
-        // `op(true)`: complete with a grant (invariant 6); it cannot fail.
+        // `op(true)`: complete with a grant (invariant 6). It fails only having given
+        // the grant back itself (`reserve_many`, which takes all its room or none).
         let mut attempt = |granted: bool| match op(granted) {
             Ok(r) => Some(r),
             Err(Blocked::Empty) => None,
@@ -484,7 +485,6 @@ impl WaitList {
                     self.unregister_granting(waiter, more, release);
                     return core::task::Poll::Ready(r);
                 }
-                debug_assert!(!granted, "sluicebox: an operation failed with its grant");
             }
             notice = self.register(waiter, target, notice != Notice::Nothing);
             if notice == Notice::Nothing {
