@@ -550,10 +550,23 @@ impl Ring {
                 // Relaxed: a fresh guess, as above.
                 raw = self.tail.load(Ordering::Relaxed);
             } else {
-                // Our `tail` is stale: another claim moved it meanwhile.
-                backoff.spin();
+                // Our `tail` is stale: another claim moved it meanwhile. Unless it has not
+                // moved: then the slot's stamp is still being written by an operation that
+                // is done with `tail` but not with the slot (a drop-oldest swap that moved
+                // `tail` on, preempted before its stamp store). That is a slot in flight,
+                // given up on like any other: the writer may be the very code an
+                // interrupt handler calling us preempted, and never finish while we spin.
                 // Relaxed: a fresh guess, as above.
-                raw = self.tail.load(Ordering::Relaxed);
+                let now = self.tail.load(Ordering::Relaxed);
+                if now == raw {
+                    if backoff.is_completed() {
+                        return Err(Claim::InFlight);
+                    }
+                    backoff.snooze();
+                } else {
+                    backoff.spin();
+                }
+                raw = now;
             }
         }
     }
@@ -787,10 +800,19 @@ impl Ring {
                 // Relaxed: a fresh guess, as above.
                 raw = self.head.load(Ordering::Relaxed);
             } else {
-                // Our `head` is stale: another pop claimed it meanwhile.
-                backoff.spin();
+                // Our `head` is stale: another pop claimed it meanwhile. If it has not
+                // moved, a stamp store is in flight, as in `claim_slow`.
                 // Relaxed: a fresh guess, as above.
-                raw = self.head.load(Ordering::Relaxed);
+                let now = self.head.load(Ordering::Relaxed);
+                if now == raw {
+                    if backoff.is_completed() {
+                        return Err(PopError::InFlight);
+                    }
+                    backoff.snooze();
+                } else {
+                    backoff.spin();
+                }
+                raw = now;
             }
         }
     }

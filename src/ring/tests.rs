@@ -391,3 +391,70 @@ fn reservations_match_a_model_across_laps_and_the_wrap() {
         }
     }
 }
+
+/// Fails the process if `f` has not returned within `secs`: the old behaviour of the
+/// tests below was to spin for good, and a hang must fail, not stall the suite.
+/// (Under miri the watchdog thread would outlive the test and be reported as a leak; the
+/// call runs bare there.)
+#[cfg(miri)]
+fn within<R>(_: u64, _: &'static str, f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(not(miri))]
+fn within<R>(secs: u64, what: &'static str, f: impl FnOnce() -> R) -> R {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        if !flag.load(Ordering::SeqCst) {
+            std::eprintln!("{what}: still spinning after {secs} s");
+            std::process::exit(101);
+        }
+    });
+    let r = f();
+    done.store(true, Ordering::SeqCst);
+    r
+}
+
+/// A drop-oldest swap moves `tail` on before it stores its slot's new stamp. An
+/// interrupt handler that preempted it there finds, at a `tail` that does not move, a
+/// stamp two laps old. A claim must give that slot up as in flight after its bounded
+/// backoff: the code that would store the stamp cannot run while the handler spins.
+#[test]
+fn stale_stamp_at_an_unmoved_tail_is_in_flight_not_a_spin() {
+    let f = Fixture::<u32>::new(2, 0);
+    f.push(1).unwrap();
+    f.push(2).unwrap();
+    let tail = f.ring.position(f.ring.tail.load(Ordering::Relaxed));
+    let slot = &f.slots[tail & (f.ring.mark_bit - 1)];
+    let real = slot.stamp.load(Ordering::Relaxed);
+    slot.stamp.store(
+        tail.wrapping_add(1).wrapping_sub(2 * f.ring.one_lap),
+        Ordering::Relaxed,
+    );
+    let r = within(20, "claim at a stale stamp", || f.push(3));
+    assert!(matches!(r, Err(PushError::InFlight(3))), "{r:?}");
+    slot.stamp.store(real, Ordering::Relaxed);
+    assert!(matches!(f.push(3), Err(PushError::Full(3))));
+    assert_eq!((f.pop(), f.pop()), (Ok(1), Ok(2)));
+}
+
+/// The same at `head`: a pop that finds a stamp it cannot place at a `head` that does not
+/// move reports the slot in flight.
+#[test]
+fn stale_stamp_at_an_unmoved_head_is_in_flight_not_a_spin() {
+    let f = Fixture::<u32>::new(2, 0);
+    f.push(1).unwrap();
+    let head = f.ring.head.load(Ordering::Relaxed) & !f.ring.wait_bit;
+    let slot = &f.slots[head & (f.ring.mark_bit - 1)];
+    let real = slot.stamp.load(Ordering::Relaxed);
+    slot.stamp
+        .store(head.wrapping_sub(2 * f.ring.one_lap), Ordering::Relaxed);
+    let r = within(20, "pop at a stale stamp", || f.pop());
+    assert_eq!(r, Err(PopError::InFlight));
+    slot.stamp.store(real, Ordering::Relaxed);
+    assert_eq!(f.pop(), Ok(1));
+}
