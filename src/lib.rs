@@ -165,6 +165,8 @@ mod stats;
 mod storage;
 mod wait;
 
+#[cfg(not(loom))]
+pub use chan::AnyMonitor;
 #[cfg(feature = "alloc")]
 pub use chan::{bounded, bounded_starting_at_lap};
 pub use chan::{

@@ -21,6 +21,14 @@ pub trait ChannelRef<T>: Clone + sealed::Sealed {
     #[doc(hidden)]
     #[allow(private_interfaces)]
     fn chan(&self) -> Chan<'_, T>;
+
+    /// The channel's monitor without its item type (`Monitor::erase`).
+    #[doc(hidden)]
+    #[cfg(not(loom))]
+    fn erase_monitor<'a>(self) -> crate::AnyMonitor<'a>
+    where
+        Self: 'a,
+        T: Send;
 }
 
 /// A channel with `N` slots stored inline: no heap, `const`-constructible, usable in a
@@ -142,11 +150,27 @@ impl<T, const N: usize> core::fmt::Debug for StaticChannel<T, N> {
 }
 
 impl<T, const N: usize> sealed::Sealed for &StaticChannel<T, N> {}
+impl<T, const N: usize> StaticChannel<T, N> {
+    #[cfg(not(loom))]
+    fn core_ref(&self) -> &Core {
+        &self.core
+    }
+}
+
 impl<T, const N: usize> ChannelRef<T> for &StaticChannel<T, N> {
     #[inline]
     #[allow(private_interfaces)]
     fn chan(&self) -> Chan<'_, T> {
         self.view()
+    }
+
+    #[cfg(not(loom))]
+    fn erase_monitor<'a>(self) -> crate::AnyMonitor<'a>
+    where
+        Self: 'a,
+        T: Send,
+    {
+        crate::AnyMonitor::borrowed(self.core_ref())
     }
 }
 
@@ -196,6 +220,24 @@ mod heap {
         #[allow(private_interfaces)]
         fn chan(&self) -> Chan<'_, T> {
             Chan::new(&self.0.core, &self.0.slots)
+        }
+
+        #[cfg(not(loom))]
+        fn erase_monitor<'a>(self) -> crate::AnyMonitor<'a>
+        where
+            Self: 'a,
+            T: Send,
+        {
+            // An unsizing conversion of the same `Arc`: no allocation.
+            let owner: Arc<dyn crate::chan::OwnsCore + 'a> = self.0;
+            crate::AnyMonitor::shared(owner)
+        }
+    }
+
+    #[cfg(not(loom))]
+    impl<T: Send> crate::chan::OwnsCore for HeapChan<T> {
+        fn core(&self) -> &Core {
+            &self.core
         }
     }
 

@@ -370,3 +370,29 @@ fn allocation_counter_counts() {
     drop(ch);
     assert!(allocs >= 1, "making a heap channel allocates its slots");
 }
+
+/// Erasing a heap channel's monitor converts its `Arc` (no allocation), and reading an
+/// `AnyMonitor` allocates nothing; the timed blocking calls allocate nothing either.
+#[test]
+fn zero_allocations_any_monitor_and_timed_calls() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tx, rx) = sluicebox::bounded::<u64>(4);
+    let (tx_s, _rx_s) = sluicebox::bounded::<String>(2);
+    count_this_thread();
+    open_window();
+    let gauges = [tx.monitor().erase(), tx_s.monitor().erase()];
+    let mut total = 0;
+    for i in 0..1_000u64 {
+        tx.send_timeout(i, std::time::Duration::from_secs(1))
+            .unwrap();
+        total += gauges.iter().map(|g| g.stats().len).sum::<usize>();
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(1)), Ok(i));
+    }
+    // Timeouts that expire, with the thread parked until the deadline.
+    assert!(rx
+        .recv_timeout(std::time::Duration::from_millis(2))
+        .is_err());
+    let allocs = close_window();
+    assert_eq!(total, 1_000);
+    assert_eq!(allocs, 0, "AnyMonitor reads and timed calls allocated");
+}

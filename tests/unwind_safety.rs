@@ -37,6 +37,10 @@ fn unwind_safe_handles_futures_and_permits() {
     unwind_safe::<sluicebox::OwnedSemaphorePermit>();
     unwind_safe::<Acquire<'static>>();
     unwind_safe::<Arc<Semaphore>>();
+    unwind_safe::<sluicebox::AnyMonitor<'static>>();
+    unwind_safe::<sluicebox::OwnedPermit<P>>();
+    unwind_safe::<sluicebox::PermitIterator<'static, P>>();
+    unwind_safe::<sluicebox::WeakReceiver<P>>();
 }
 
 /// An item whose `Drop` panics when told to.

@@ -180,6 +180,14 @@ impl<'a, T> Chan<'a, T> {
         Self { core, slots }
     }
 
+    /// A view of `core` with no slots, for the read-only methods (`stats`, `len`, ...),
+    /// which never touch a slot: `AnyMonitor`, which does not know the item type. Any
+    /// slot access through it would be an index out of bounds (a panic), never UB.
+    #[cfg(not(loom))]
+    pub(crate) fn without_slots(core: &'a Core) -> Self {
+        Self { core, slots: &[] }
+    }
+
     #[inline]
     fn slots(&self) -> &'a [Slot<T>] {
         self.slots

@@ -3,6 +3,8 @@
 //! One `Chan` serves every storage; `Sender`, `Receiver` and `WeakSender` are generic over
 //! the [`ChannelRef`] that reaches it (a `&StaticChannel` or a [`Heap`](crate::Heap)).
 
+#[cfg(not(loom))]
+mod any_monitor;
 mod core;
 pub(crate) mod error;
 mod future;
@@ -14,6 +16,10 @@ mod reserve_many;
 mod sender;
 
 pub(crate) use self::core::{Chan, Core, WAIT_OUT_IN_FLIGHT};
+#[cfg(not(loom))]
+pub use any_monitor::AnyMonitor;
+#[cfg(all(feature = "alloc", not(loom)))]
+pub(crate) use any_monitor::OwnsCore;
 pub use future::{ClosedFuture, Permit, RecvFuture, ReserveFuture, SendFuture};
 pub use monitor::Monitor;
 pub use owned_permit::OwnedPermit;
