@@ -92,6 +92,9 @@
 //! - `critical-section`: the wait lists' short lock becomes a critical section of the
 //!   [`critical-section`](https://docs.rs/critical-section) crate (the program links an
 //!   implementation), so interrupt handlers may use the crate: see below.
+//! - `tokio`: `recv`, `send`, `reserve`, the stream and `acquire` take part in tokio's
+//!   cooperative budget (tokio >= 1.47), so a consumer that always finds an item still
+//!   lets the runtime's other tasks run. No cost when off; no effect outside tokio.
 //! - `portable-atomic`: atomics from [`portable-atomic`](https://docs.rs/portable-atomic),
 //!   for targets without compare-and-swap (thumbv6m, riscv32imc). The program chooses
 //!   `portable-atomic`'s fallback (its `critical-section` feature, or
@@ -158,6 +161,7 @@ extern crate std;
 struct ReadmeDoctests;
 
 mod chan;
+mod coop;
 mod loom;
 mod ring;
 mod semaphore;

@@ -768,8 +768,11 @@ impl<'a> Future for Acquire<'a> {
         let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
         let sem = this.sem;
         let n = this.wanted;
-        sem.poll_acquire(waiter, n, &mut this.queued, WakeRef::Task(cx.waker()))
-            .map(|r| r.map(|()| SemaphorePermit::new(sem, n)))
+        let queued = &mut this.queued;
+        crate::coop::budgeted(cx, |cx| {
+            sem.poll_acquire(waiter, n, queued, WakeRef::Task(cx.waker()))
+                .map(|r| r.map(|()| SemaphorePermit::new(sem, n)))
+        })
     }
 }
 

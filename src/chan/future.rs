@@ -97,36 +97,47 @@ impl<T> Future for SendFuture<'_, T> {
         pinned_waiter!(self => this, waiter);
         let chan = this.chan;
         let value = &mut this.value;
-        // Fast path: for a fresh waiter, a first try that succeeds is all `poll_op` would
-        // do (nothing to consume before, nothing to unregister after). One that finds the
-        // channel full is `poll_op`'s first attempt failing: it goes on from there. A slot
-        // in flight goes to `poll_op` whole (with `std` its attempt waits the slot out).
-        let mut tried = false;
-        if waiter.is_fresh() {
-            let v = value
-                .take()
-                .expect("sluicebox: send future polled after it completed");
-            match chan.push(v) {
-                Ok(()) => return Poll::Ready(Ok(())),
-                Err(PushError::Closed(v)) => return Poll::Ready(Err(SendError(v))),
-                Err(PushError::Full(v)) => {
-                    *value = Some(v);
-                    tried = true;
-                }
-                Err(PushError::InFlight(v)) => *value = Some(v),
-            }
-        }
-        chan.send_waiters.poll_op(
-            waiter,
-            WakeRef::Task(cx.waker()),
-            tried,
-            |granted| send_op(chan, value, granted),
-            || chan.space_left(),
-            &chan.send_beacon(),
-            // SAFETY: an unused grant is a reservation made for this waiter.
-            || unsafe { chan.give_back() },
-        )
+        crate::coop::budgeted(cx, |cx| send_poll(chan, value, waiter, cx))
     }
+}
+
+/// One step of `SendFuture::poll`, within the task's budget.
+#[inline(always)]
+fn send_poll<T>(
+    chan: Chan<'_, T>,
+    value: &mut Option<T>,
+    waiter: Pin<&Waiter>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), SendError<T>>> {
+    // Fast path: for a fresh waiter, a first try that succeeds is all `poll_op` would
+    // do (nothing to consume before, nothing to unregister after). One that finds the
+    // channel full is `poll_op`'s first attempt failing: it goes on from there. A slot
+    // in flight goes to `poll_op` whole (with `std` its attempt waits the slot out).
+    let mut tried = false;
+    if waiter.is_fresh() {
+        let v = value
+            .take()
+            .expect("sluicebox: send future polled after it completed");
+        match chan.push(v) {
+            Ok(()) => return Poll::Ready(Ok(())),
+            Err(PushError::Closed(v)) => return Poll::Ready(Err(SendError(v))),
+            Err(PushError::Full(v)) => {
+                *value = Some(v);
+                tried = true;
+            }
+            Err(PushError::InFlight(v)) => *value = Some(v),
+        }
+    }
+    chan.send_waiters.poll_op(
+        waiter,
+        WakeRef::Task(cx.waker()),
+        tried,
+        |granted| send_op(chan, value, granted),
+        || chan.space_left(),
+        &chan.send_beacon(),
+        // SAFETY: an unused grant is a reservation made for this waiter.
+        || unsafe { chan.give_back() },
+    )
 }
 
 impl<T> Drop for SendFuture<'_, T> {
@@ -190,8 +201,19 @@ impl<T> Future for RecvFuture<'_, T> {
     }
 }
 
-/// One step of waiting for an item: shared by `RecvFuture` and `RecvStream::poll_recv`.
+/// One step of waiting for an item, within the task's budget: shared by `RecvFuture`
+/// and `RecvStream::poll_recv`.
+#[inline(always)]
 pub(crate) fn poll_recv<T>(
+    chan: Chan<'_, T>,
+    waiter: Pin<&Waiter>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    crate::coop::budgeted(cx, |cx| poll_recv_op(chan, waiter, cx))
+}
+
+#[inline(always)]
+fn poll_recv_op<T>(
     chan: Chan<'_, T>,
     waiter: Pin<&Waiter>,
     cx: &mut Context<'_>,
@@ -253,9 +275,17 @@ impl<'a, T> Future for ReserveFuture<'a, T> {
     }
 }
 
-/// One step of waiting for room to reserve: shared by `ReserveFuture` and
-/// `PollSender::poll_reserve`.
+/// One step of waiting for room to reserve, within the task's budget: shared by
+/// `ReserveFuture` and `PollSender::poll_reserve`.
 pub(crate) fn poll_reserve<'a, T>(
+    chan: Chan<'a, T>,
+    waiter: Pin<&Waiter>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Permit<'a, T>, SendError<()>>> {
+    crate::coop::budgeted(cx, |cx| poll_reserve_op(chan, waiter, cx))
+}
+
+fn poll_reserve_op<'a, T>(
     chan: Chan<'a, T>,
     waiter: Pin<&Waiter>,
     cx: &mut Context<'_>,

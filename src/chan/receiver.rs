@@ -17,6 +17,9 @@ handle_struct! {
     ///
     /// When the last receiver is dropped the channel closes, the items still queued are
     /// dropped, and sends fail with their value returned.
+    ///
+    /// A consumer task that always finds an item never yields by itself; on tokio, turn
+    /// on the `tokio` feature (see [`recv`](Receiver::recv), "Cooperative scheduling").
     Receiver
 }
 
@@ -88,6 +91,16 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// Cancel safe: an item is taken off the ring only inside the `poll` that returns it,
     /// so dropping the future (in `select!`, under a timeout) never loses an item. A dropped
     /// future that had been woken passes the wakeup to the next waiting receiver.
+    ///
+    /// # Cooperative scheduling
+    ///
+    /// A `recv` that finds an item is ready at once, so a loop over a channel that never
+    /// runs dry never yields by itself. With the `tokio` feature, `recv` (and `send`,
+    /// `reserve`, the stream, `acquire`) spends tokio's per-task budget as tokio's own
+    /// channels do, and such a loop yields to the runtime's other tasks every 128
+    /// operations. On other executors (smol, async-std, `futures`), which have no such
+    /// budget, nothing yields for you — as with async-channel: in a loop that may never
+    /// find the channel empty, yield now and then yourself (e.g. every 128 items).
     ///
     /// ```
     /// # futures::executor::block_on(async {
@@ -348,6 +361,10 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// assert_eq!(stream.collect::<Vec<_>>().await, [2]);
     /// # });
     /// ```
+    ///
+    /// Like `recv`, the stream takes part in tokio's cooperative budget with the `tokio`
+    /// feature, and never yields by itself without it (see [`recv`](Self::recv),
+    /// "Cooperative scheduling").
     ///
     /// It is a [`FusedStream`](futures_core::FusedStream): after it has returned `None`,
     /// `is_terminated` is true, so `select!` skips it.

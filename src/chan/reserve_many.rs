@@ -86,16 +86,18 @@ impl<'a, T> Future for ReserveManyFuture<'a, T> {
             return Poll::Ready(Err(SendError(())));
         }
         let wanted = this.wanted;
-        chan.send_waiters.poll_op(
-            waiter,
-            WakeRef::Task(cx.waker()),
-            false,
-            |granted| gather(chan, wanted, granted),
-            || chan.space_left(),
-            &chan.send_beacon(),
-            // SAFETY: an unused grant is a reservation made for this waiter.
-            || unsafe { chan.give_back() },
-        )
+        crate::coop::budgeted(cx, |cx| {
+            chan.send_waiters.poll_op(
+                waiter,
+                WakeRef::Task(cx.waker()),
+                false,
+                |granted| gather(chan, wanted, granted),
+                || chan.space_left(),
+                &chan.send_beacon(),
+                // SAFETY: an unused grant is a reservation made for this waiter.
+                || unsafe { chan.give_back() },
+            )
+        })
     }
 }
 
