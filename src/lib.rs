@@ -95,6 +95,8 @@
 //! - `tokio`: `recv`, `send`, `reserve`, the stream and `acquire` take part in tokio's
 //!   cooperative budget (tokio >= 1.47), so a consumer that always finds an item still
 //!   lets the runtime's other tasks run. No cost when off; no effect outside tokio.
+//! - `sink`: [`futures_sink::Sink`](https://docs.rs/futures-sink) for a sender
+//!   (`Sender::into_sink`, a `SinkSender`).
 //! - `portable-atomic`: atomics from [`portable-atomic`](https://docs.rs/portable-atomic),
 //!   for targets without compare-and-swap (thumbv6m, riscv32imc). The program chooses
 //!   `portable-atomic`'s fallback (its `critical-section` feature, or
@@ -171,6 +173,8 @@ mod wait;
 
 #[cfg(not(loom))]
 pub use chan::AnyMonitor;
+#[cfg(feature = "sink")]
+pub use chan::SinkSender;
 #[cfg(feature = "alloc")]
 pub use chan::{bounded, bounded_starting_at_lap};
 pub use chan::{

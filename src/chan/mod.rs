@@ -14,6 +14,8 @@ mod poll_sender;
 mod receiver;
 mod reserve_many;
 mod sender;
+#[cfg(feature = "sink")]
+mod sink;
 
 pub(crate) use self::core::{Chan, Core, WAIT_OUT_IN_FLIGHT};
 #[cfg(not(loom))]
@@ -27,6 +29,8 @@ pub use poll_sender::PollSender;
 pub use receiver::{Receiver, RecvStream, WeakReceiver};
 pub use reserve_many::{PermitIterator, ReserveManyFuture};
 pub use sender::{Sender, WeakSender};
+#[cfg(feature = "sink")]
+pub use sink::SinkSender;
 
 use crate::storage::StaticChannel;
 
