@@ -355,16 +355,19 @@ async fn main() {
     println!("summary: ingested {ingested}, stored {stored}, dropped 0, in {elapsed:.1} s");
     println!("  checksum {stored_sum:#018x}, the same as the items ingested");
     println!("  backed up: seen full, its sender blocked, while the store was slow");
-    println!("  queue into  peak   backed up     sent  received");
+    println!("  (rejected: try_send refused; abandoned: a waiting send given up, e.g. timed out)");
+    println!("  queue into  peak   backed up     sent  received  rejected  abandoned");
     for (i, name) in ["validate", "process", "store"].iter().enumerate() {
         let s = gauges[i].stats();
         println!(
-            "  {name:<10} {:>2}/{}   {:<9} {:>8} {:>9}",
+            "  {name:<10} {:>2}/{}   {:<9} {:>8} {:>9} {:>9} {:>10}",
             peak_len[i],
             s.capacity,
             if backed_up[i] { "yes" } else { "no" },
             s.sent,
-            s.received
+            s.received,
+            s.rejected,
+            s.abandoned
         );
     }
     let per_s = |(n, secs): (u64, f64)| n as f64 / secs;
@@ -383,7 +386,8 @@ async fn main() {
         let s = g.stats();
         assert!(peak_len[i] <= CAPACITY, "queue {i} exceeded its capacity");
         assert_eq!((s.sent, s.received, s.len), (ingested, ingested, 0));
-        assert_eq!((s.rejected, s.evicted), (0, 0));
+        // Backpressure, not shedding: nothing refused, evicted or given up.
+        assert_eq!((s.rejected, s.evicted, s.abandoned), (0, 0, 0));
         assert!(s.closed && s.senders == 0 && s.receivers == 0);
     }
     // The store's slowdown climbed all the way up to ingest.
