@@ -424,7 +424,7 @@ fn within<R>(secs: u64, what: &'static str, f: impl FnOnce() -> R) -> R {
 /// stamp two laps old. A claim must give that slot up as in flight after its bounded
 /// backoff: the code that would store the stamp cannot run while the handler spins.
 #[test]
-fn stale_stamp_at_an_unmoved_tail_is_in_flight_not_a_spin() {
+fn isr_reentry_stale_stamp_at_an_unmoved_tail_is_in_flight() {
     let f = Fixture::<u32>::new(2, 0);
     f.push(1).unwrap();
     f.push(2).unwrap();
@@ -445,7 +445,7 @@ fn stale_stamp_at_an_unmoved_tail_is_in_flight_not_a_spin() {
 /// The same at `head`: a pop that finds a stamp it cannot place at a `head` that does not
 /// move reports the slot in flight.
 #[test]
-fn stale_stamp_at_an_unmoved_head_is_in_flight_not_a_spin() {
+fn isr_reentry_stale_stamp_at_an_unmoved_head_is_in_flight() {
     let f = Fixture::<u32>::new(2, 0);
     f.push(1).unwrap();
     let head = f.ring.head.load(Ordering::Relaxed) & !f.ring.wait_bit;
