@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::task::Poll;
 
 #[test]
-fn reserve_many_takes_its_slots_together_and_never_holds_part() {
+fn reserve_many_takes_its_slots_together_and_keeps_its_place() {
     let (tx, rx) = bounded::<u32>(3);
     for v in 0..3 {
         tx.try_send(v).unwrap();
@@ -22,29 +22,29 @@ fn reserve_many_takes_its_slots_together_and_never_holds_part() {
     let mut single = pin!(tx.send(9));
     assert!(poll_with(single.as_mut(), &w_single.waker()).is_pending());
     // One slot frees: the batch (first in line) is woken and finds one slot of two. It
-    // holds none of it: the slot goes on to the send behind it, handed over (granted),
-    // and the batch waits on, first in line again.
+    // takes none of it and waits on, first in line; the send behind it waits its turn.
     assert_eq!(rx.try_recv(), Ok(0));
     assert_eq!(w_many.count(), 1);
     assert!(poll_with(many.as_mut(), &w_many.waker()).is_pending());
-    assert_eq!(w_single.count(), 1);
-    assert_eq!((tx.reserved(), tx.stats().senders_waiting), (1, 1));
-    assert_eq!(
-        poll_with(single.as_mut(), &w_single.waker()),
-        Poll::Ready(Ok(()))
-    );
-    // Two more slots free: the batch completes with both.
+    assert_eq!(w_single.count(), 0);
+    assert_eq!((tx.reserved(), tx.stats().senders_waiting), (0, 2));
+    // A second slot: the batch completes; the single send still waits (FIFO).
     assert_eq!(rx.try_recv(), Ok(1));
-    assert_eq!(rx.try_recv(), Ok(2));
     let Poll::Ready(Ok(permits)) = poll_with(many.as_mut(), &w_many.waker()) else {
         panic!("reserve_many(2) should complete with two free slots");
     };
     assert_eq!(permits.len(), 2);
+    assert!(poll_with(single.as_mut(), &w_single.waker()).is_pending());
     for (p, v) in permits.zip([10, 11]) {
         p.send(v);
     }
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(
+        poll_with(single.as_mut(), &w_single.waker()),
+        Poll::Ready(Ok(()))
+    );
     let got: Vec<u32> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-    assert_eq!(got, [9, 10, 11]);
+    assert_eq!(got, [10, 11, 9]);
     assert_eq!((tx.reserved(), tx.stats().senders_waiting), (0, 0));
 }
 
@@ -204,4 +204,33 @@ fn owned_permit_dropped_gives_room_back_and_drops_its_sender() {
     drop(permit);
     assert!(rx.is_closed());
     assert_eq!(rx.try_recv(), Err(sluicebox::TryRecvError::Closed));
+}
+
+/// A waiting batch that finds some room, but not enough, takes none of it and does not
+/// wake itself: it stays queued, holding nothing, until more room frees. (An earlier
+/// version took the room, gave it back, was handed it again as the front waiter and
+/// woke itself on every poll, holding one slot between polls.)
+#[test]
+fn reserve_many_with_partial_room_neither_spins_nor_holds_room() {
+    let (tx, rx) = bounded::<u32>(4);
+    tx.try_send(0).unwrap();
+    tx.try_send(1).unwrap();
+    let w = WakeCounter::new();
+    let mut many = pin!(tx.reserve_many(3));
+    for _ in 0..100 {
+        assert!(poll_with(many.as_mut(), &w.waker()).is_pending());
+    }
+    assert_eq!(w.count(), 0, "the batch woke itself");
+    assert_eq!((tx.reserved(), tx.stats().senders_waiting), (0, 1));
+    // The two free slots stay usable by others meanwhile.
+    tx.try_send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Ok(2));
+    // Room for three now: the pops woke it, and it completes.
+    assert!(w.count() >= 1);
+    let Poll::Ready(Ok(permits)) = poll_with(many.as_mut(), &w.waker()) else {
+        panic!("three slots are free");
+    };
+    assert_eq!((permits.len(), tx.reserved()), (3, 3));
 }

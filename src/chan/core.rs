@@ -513,6 +513,12 @@ impl<'a, T> Chan<'a, T> {
         self.ring.positions().reserved
     }
 
+    /// Room neither filled by items nor held by permits, now.
+    pub(crate) fn room_left(&self) -> usize {
+        let p = self.ring.positions();
+        self.ring.capacity() - (p.len + p.reserved)
+    }
+
     /// Whether room may be free for the next parked sender (wait-list invariant 3a).
     pub(crate) fn space_left(&self) -> bool {
         let p = self.ring.positions();

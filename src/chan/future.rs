@@ -18,9 +18,8 @@
 use super::error::SendError;
 use super::Chan;
 use crate::ring::{Claim, PopError, PushError};
-use crate::wait::State;
 #[cfg(feature = "std")]
-use crate::wait::{Beacon, WaitList};
+use crate::wait::{Beacon, State, WaitList};
 use crate::wait::{Blocked, Waiter, WakeRef};
 use core::fmt;
 use core::future::Future;
@@ -145,25 +144,23 @@ impl<T> Drop for SendFuture<'_, T> {
         // SAFETY: `drop` runs on the pinned future before its memory is reused; the waiter
         // is not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        let chan = self.chan;
-        abandoned_if_waiting(chan, waiter);
-        // SAFETY: an unused grant is a reservation made for this waiter.
-        chan.send_waiters.unregister_granting(
-            waiter,
-            || chan.space_left(),
-            || unsafe { chan.give_back() },
-        );
+        drop_sending_waiter(self.chan, waiter);
     }
 }
 
-/// Counts a sending waiter dropped while it waits (`Stats::abandoned`). A future that
-/// completed, or never waited, is `Idle`: only one that is queued, or was woken and not
-/// polled since, gives up a wait.
+/// Unregisters a sending future's waiter in its `Drop`: an unused grant goes on (or
+/// back), and a wait given up counts in `Stats::abandoned` (a future that completed, or
+/// never waited, is `Idle`: only one that is queued, or was woken and not polled since,
+/// gives up a wait).
 #[inline(always)]
-pub(crate) fn abandoned_if_waiting<T>(chan: Chan<'_, T>, waiter: Pin<&Waiter>) {
-    if waiter.state() != State::Idle {
-        chan.count_abandoned();
-    }
+pub(crate) fn drop_sending_waiter<T>(chan: Chan<'_, T>, waiter: Pin<&Waiter>) {
+    chan.send_waiters.unregister_abandoning(
+        waiter,
+        || chan.space_left(),
+        // SAFETY: an unused grant is a reservation made for this waiter.
+        || unsafe { chan.give_back() },
+        || chan.count_abandoned(),
+    );
 }
 
 /// Future of [`Receiver::recv`](crate::Receiver::recv).
@@ -316,14 +313,7 @@ impl<T> Drop for ReserveFuture<'_, T> {
     fn drop(&mut self) {
         // SAFETY: as in `SendFuture::drop`.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        let chan = self.chan;
-        abandoned_if_waiting(chan, waiter);
-        // SAFETY: an unused grant is a reservation made for this waiter.
-        chan.send_waiters.unregister_granting(
-            waiter,
-            || chan.space_left(),
-            || unsafe { chan.give_back() },
-        );
+        drop_sending_waiter(self.chan, waiter);
     }
 }
 

@@ -159,13 +159,7 @@ impl<T, R: ChannelRef<T>> Drop for PollSender<T, R> {
 /// reserved for it) on, and counts the wait as abandoned. Returns whether it waited.
 fn withdraw<T>(chan: Chan<'_, T>, waiter: Pin<&Waiter>) -> bool {
     let waited = waiter.state() != State::Idle;
-    super::future::abandoned_if_waiting(chan, waiter);
-    // SAFETY: an unused grant is a reservation made for this waiter.
-    chan.send_waiters.unregister_granting(
-        waiter,
-        || chan.space_left(),
-        || unsafe { chan.give_back() },
-    );
+    super::future::drop_sending_waiter(chan, waiter);
     waited
 }
 

@@ -10,7 +10,7 @@
 //! together. Dropped while waiting, it passes on a wakeup it received.
 
 use super::error::{SendError, TrySendError};
-use super::future::{abandoned_if_waiting, Permit};
+use super::future::{drop_sending_waiter, Permit};
 use super::Chan;
 use crate::ring::Claim;
 use crate::wait::{Blocked, Waiter, WakeRef};
@@ -46,6 +46,13 @@ fn gather<'a, T>(
 ) -> Result<Result<PermitIterator<'a, T>, SendError<()>>, Blocked> {
     // Room reserved for us by the notifier that woke us counts as the first.
     let mut got = usize::from(granted);
+    // Too little room now: take none (and give a grant back). Taking some and giving it
+    // back would wake a waiter for nothing — possibly this one, queued already when it
+    // retries after registering, which would then spin, holding the grant between polls.
+    if chan.room_left() < wanted - got && !chan.is_closed() {
+        give_back(chan, got);
+        return Err(Blocked::Empty);
+    }
     while got < wanted {
         match chan.reserve_waiting() {
             Ok(()) => got += 1,
@@ -106,14 +113,7 @@ impl<T> Drop for ReserveManyFuture<'_, T> {
         // SAFETY: `drop` runs on the pinned future before its memory is reused; the waiter
         // is not moved.
         let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
-        let chan = self.chan;
-        abandoned_if_waiting(chan, waiter);
-        // SAFETY: an unused grant is a reservation made for this waiter.
-        chan.send_waiters.unregister_granting(
-            waiter,
-            || chan.space_left(),
-            || unsafe { chan.give_back() },
-        );
+        drop_sending_waiter(self.chan, waiter);
     }
 }
 

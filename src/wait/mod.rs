@@ -382,10 +382,27 @@ impl WaitList {
         more: impl FnOnce() -> bool,
         release: impl FnOnce(),
     ) {
+        self.unregister_abandoning(waiter, more, release, || {});
+    }
+
+    /// [`unregister_granting`](Self::unregister_granting) that also calls `abandoned` if
+    /// the waiter was still waiting (queued, or woken and not polled since): the owner
+    /// gave the wait up (a sending future's `Stats::abandoned`). On the path that
+    /// already tells a waiting waiter from an idle one, so a completed operation pays
+    /// nothing for it.
+    #[inline(always)]
+    pub(crate) fn unregister_abandoning(
+        &self,
+        waiter: Pin<&Waiter>,
+        more: impl FnOnce() -> bool,
+        release: impl FnOnce(),
+        abandoned: impl FnOnce(),
+    ) {
         // Only the owner (us) moves a waiter out of Idle: no lock needed to see it. This
         // check runs after every completed operation, so it is inlined; the rest is not.
         let carrier = waiter.take_busy();
         if waiter.state() != State::Idle {
+            abandoned();
             let (owe, unused_grant) = self.unregister_linked_or_notified(waiter, carrier);
             if unused_grant {
                 release();
