@@ -366,7 +366,9 @@ impl Semaphore {
         }
     }
 
-    /// Acquires one permit, parking the current thread while waiting.
+    /// Acquires one permit, parking the current thread while waiting. For plain threads:
+    /// never call it from async code (it would block the executor's worker); there, use
+    /// [`acquire`](Self::acquire).
     ///
     /// # Errors
     ///
@@ -382,7 +384,8 @@ impl Semaphore {
         self.acquire_many_blocking(1)
     }
 
-    /// Acquires `n` permits, parking the current thread while waiting.
+    /// Acquires `n` permits, parking the current thread while waiting. For plain threads,
+    /// as [`acquire_blocking`](Self::acquire_blocking).
     ///
     /// # Errors
     ///
