@@ -97,6 +97,8 @@
 //!   lets the runtime's other tasks run. No cost when off; no effect outside tokio.
 //! - `sink`: [`futures_sink::Sink`](https://docs.rs/futures-sink) for a sender
 //!   (`Sender::into_sink`, a `SinkSender`).
+//! - `prometheus`: [`prometheus::Collector`], a `prometheus_client` collector of
+//!   channels and semaphores, read on scrape.
 //! - `portable-atomic`: atomics from [`portable-atomic`](https://docs.rs/portable-atomic),
 //!   for targets without compare-and-swap (thumbv6m, riscv32imc). The program chooses
 //!   `portable-atomic`'s fallback (its `critical-section` feature, or
@@ -165,6 +167,8 @@ struct ReadmeDoctests;
 mod chan;
 mod coop;
 mod loom;
+#[cfg(all(feature = "prometheus", not(loom)))]
+pub mod prometheus;
 mod ring;
 mod semaphore;
 mod stats;
