@@ -97,7 +97,7 @@
 //!   lets the runtime's other tasks run. No cost when off; no effect outside tokio.
 //! - `sink`: [`futures_sink::Sink`](https://docs.rs/futures-sink) for a sender
 //!   (`Sender::into_sink`, a `SinkSender`).
-//! - `prometheus`: [`prometheus::Collector`], a `prometheus_client` collector of
+//! - `prometheus`: `sluicebox::prometheus::Collector`, a `prometheus_client` collector of
 //!   channels and semaphores, read on scrape.
 //! - `portable-atomic`: atomics from [`portable-atomic`](https://docs.rs/portable-atomic),
 //!   for targets without compare-and-swap (thumbv6m, riscv32imc). The program chooses
@@ -119,8 +119,9 @@
 //! stream) are for tasks. None of the operations above waits for the code the handler
 //! interrupted: with the feature, a slot that code left half-written makes them report
 //! `Full` or `Empty` rather than wait, and they never call into an OS scheduler, so
-//! this holds on `std` targets with interrupts too (ESP-IDF). A wake from a handler runs the task's waker there,
-//! so the executor's wakers must allow it (embedded executors' do).
+//! this holds on `std` targets with interrupts too (ESP-IDF). A wake from a handler runs
+//! the task's waker there, so the executor's wakers must allow it (embedded executors'
+//! do).
 //!
 //! Without the feature the lock is a spin lock, the fastest choice where only threads or
 //! tasks use a channel; a handler that wants it while the interrupted code holds it spins
