@@ -2,6 +2,7 @@
 //! counts, withdrawing a `PollSender`'s wait, a fused stream, timed blocking calls,
 //! abandoned sends in the stats, and the semaphore's `forget_permits`, blocking owned
 //! acquires and owned `split`/`merge`. Each test ports the peer behaviour it names.
+#![cfg(feature = "std")]
 
 mod common;
 

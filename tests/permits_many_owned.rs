@@ -1,6 +1,7 @@
 //! Multi-slot and owned permits (tokio's `reserve_many`, `try_reserve_many`,
 //! `reserve_owned`, `try_reserve_owned`): room is gathered in FIFO order and given back
 //! on cancel; owned permits move into spawned tasks; items are delivered exactly once.
+#![cfg(feature = "std")]
 
 mod common;
 

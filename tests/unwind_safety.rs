@@ -3,6 +3,7 @@
 //! item's `Drop`, a waker, the code holding a permit or a handle — never leaves a channel
 //! or a semaphore inconsistent. After each panic, caught with `catch_unwind`, the channel
 //! still delivers every item exactly once and its counts add up.
+#![cfg(feature = "std")]
 
 use sluicebox::{
     bounded, Acquire, ClosedFuture, Heap, Monitor, Permit, PollSender, Receiver, RecvFuture,
