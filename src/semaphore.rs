@@ -293,11 +293,17 @@ impl Semaphore {
 
     /// Takes up to `n` free permits; returns how many (never fails; 0 if closed).
     fn take_some(&self, n: usize) -> usize {
+        self.take_up_to(n, false)
+    }
+
+    /// Takes up to `n` free permits, also from a closed semaphore if `even_closed`;
+    /// returns how many.
+    fn take_up_to(&self, n: usize, even_closed: bool) -> usize {
         // Acquire: as in `try_take`.
         let mut cur = self.permits.load(Ordering::Acquire);
         loop {
             let take = (cur >> SHIFT).min(n);
-            if take == 0 || cur & CLOSED != 0 {
+            if take == 0 || (cur & CLOSED != 0 && !even_closed) {
                 return 0;
             }
             // AcqRel: as in `try_take`.
@@ -432,25 +438,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn forget_permits(&self, n: usize) -> usize {
-        // Relaxed: validated by the CAS; forgetting publishes nothing and acquires
-        // nothing (no guard is handed out).
-        let mut cur = self.permits.load(Ordering::Relaxed);
-        loop {
-            let take = (cur >> SHIFT).min(n);
-            if take == 0 {
-                return 0;
-            }
-            // Relaxed: as above.
-            match self.permits.compare_exchange_weak(
-                cur,
-                cur - (take << SHIFT),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return take,
-                Err(actual) => cur = actual,
-            }
-        }
+        self.take_up_to(n, true)
     }
 
     /// Adds `n` permits: to the waiters first (in queue order), the rest to the free count.

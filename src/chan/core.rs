@@ -521,8 +521,7 @@ impl<'a, T> Chan<'a, T> {
 
     /// Whether room may be free for the next parked sender (wait-list invariant 3a).
     pub(crate) fn space_left(&self) -> bool {
-        let p = self.ring.positions();
-        p.len + p.reserved < self.ring.capacity()
+        self.room_left() > 0
     }
 
     /// Whether the next parked receiver may have something to return: an item, or the

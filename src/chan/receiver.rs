@@ -130,17 +130,25 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// ```
     #[cfg(feature = "std")]
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
+        self.recv_until(None).map_err(|_| RecvError)
+    }
+
+    /// The blocking receive, until `deadline` if there is one.
+    #[cfg(feature = "std")]
+    fn recv_until(&self, deadline: Option<std::time::Instant>) -> Result<T, RecvTimeoutError> {
         let chan = self.chan();
-        super::future::block_on_op(
+        match super::future::block_on_op(
             &chan.recv_waiters,
             |_| super::future::recv_op(chan),
             || chan.items_left(),
             &chan.recv_beacon(),
             || {},
-            None,
-        )
-        .flatten()
-        .ok_or(RecvError)
+            deadline,
+        ) {
+            Some(Some(item)) => Ok(item),
+            Some(None) => Err(RecvTimeoutError::Closed),
+            None => Err(RecvTimeoutError::Timeout),
+        }
     }
 
     /// [`recv_blocking`](Self::recv_blocking) for at most `timeout`: the thread parks
@@ -186,19 +194,7 @@ impl<T, R: ChannelRef<T>> Receiver<T, R> {
     /// ```
     #[cfg(feature = "std")]
     pub fn recv_deadline(&self, deadline: std::time::Instant) -> Result<T, RecvTimeoutError> {
-        let chan = self.chan();
-        match super::future::block_on_op(
-            &chan.recv_waiters,
-            |_| super::future::recv_op(chan),
-            || chan.items_left(),
-            &chan.recv_beacon(),
-            || {},
-            Some(deadline),
-        ) {
-            Some(Some(item)) => Ok(item),
-            Some(None) => Err(RecvTimeoutError::Closed),
-            None => Err(RecvTimeoutError::Timeout),
-        }
+        self.recv_until(Some(deadline))
     }
 
     /// Waits for at least one item, then appends it and every item available right now,

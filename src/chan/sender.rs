@@ -115,18 +115,37 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
     /// ```
     #[cfg(feature = "std")]
     pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
+        self.send_until(value, None)
+            .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// The blocking send, until `deadline` if there is one. A send that times out counts
+    /// in `Stats::abandoned`.
+    #[cfg(feature = "std")]
+    fn send_until(
+        &self,
+        value: T,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
         let chan = self.chan();
         let mut value = Some(value);
-        super::future::block_on_op(
+        let sent = super::future::block_on_op(
             &chan.send_waiters,
             |granted| super::future::send_op(chan, &mut value, granted),
             || chan.space_left(),
             &chan.send_beacon(),
             // SAFETY: an unused grant is a reservation made for this waiter.
             || unsafe { chan.give_back() },
-            None,
-        )
-        .expect("sluicebox: a wait without a deadline ends only by completing")
+            deadline,
+        );
+        match sent {
+            Some(r) => r.map_err(SendTimeoutError::from),
+            None => {
+                chan.count_abandoned();
+                let value = value.expect("sluicebox: a send that timed out still has its value");
+                Err(SendTimeoutError::Timeout(value))
+            }
+        }
     }
 
     /// [`send_blocking`](Self::send_blocking) for at most `timeout`: the thread parks
@@ -187,25 +206,7 @@ impl<T, R: ChannelRef<T>> Sender<T, R> {
         value: T,
         deadline: std::time::Instant,
     ) -> Result<(), SendTimeoutError<T>> {
-        let chan = self.chan();
-        let mut value = Some(value);
-        let sent = super::future::block_on_op(
-            &chan.send_waiters,
-            |granted| super::future::send_op(chan, &mut value, granted),
-            || chan.space_left(),
-            &chan.send_beacon(),
-            // SAFETY: an unused grant is a reservation made for this waiter.
-            || unsafe { chan.give_back() },
-            Some(deadline),
-        );
-        match sent {
-            Some(r) => r.map_err(SendTimeoutError::from),
-            None => {
-                chan.count_abandoned();
-                let value = value.expect("sluicebox: a send that timed out still has its value");
-                Err(SendTimeoutError::Timeout(value))
-            }
-        }
+        self.send_until(value, Some(deadline))
     }
 
     /// Waits for room and reserves it: the returned [`Permit`]'s `send` cannot fail, and
