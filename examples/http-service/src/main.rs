@@ -91,6 +91,7 @@ async fn main() {
             let out = run.go().await;
             out.print();
             out.check();
+            println!("books agree: accepted = sent = ran, 503s = rejected + abandoned + in-flight refusals");
         }
         "table" => table(args.get("seconds", 10)).await,
         other => panic!("unknown command `{other}`: serve, load or table"),
@@ -285,9 +286,6 @@ impl Outcome {
                 "abandoned == the timed-out waits"
             );
         }
-        println!(
-            "books agree: accepted = sent = ran, 503s = rejected + abandoned + in-flight refusals"
-        );
     }
 
     fn print(&self) {
