@@ -391,7 +391,7 @@ impl Ring {
 
     /// Claims room for a push: the slot at `T`, and the position to write at (`ready`;
     /// invariant 5). Returns that position and whether the receiver-wait flag was up.
-    #[inline]
+    #[inline(always)]
     fn claim<T>(&self, slots: &[Slot<T>]) -> Result<(usize, bool), Claim> {
         debug_assert_eq!(slots.len(), self.cap);
         // Fast path, small enough to inline into every send: no reservation out, no
