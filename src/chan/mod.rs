@@ -281,6 +281,13 @@ impl<T, const N: usize> StaticChannel<T, N> {
 /// assert_eq!(rx.try_recv(), Ok("a"));
 /// ```
 ///
+/// # Memory
+///
+/// One allocation of `capacity` slots, each an item and a `usize` stamp. With the `std`
+/// feature a slot is padded to a cache line (128 bytes on x86-64, AArch64 and POWER64;
+/// 64 elsewhere) so that the two ends of a busy channel do not share a line between
+/// cores: a capacity-1,024 channel of `u64` takes 128 KiB there, 16 KiB without `std`.
+///
 /// # Panics
 ///
 /// If `capacity` is 0, or so large that its slots could not be allocated

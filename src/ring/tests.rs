@@ -458,3 +458,30 @@ fn isr_reentry_stale_stamp_at_an_unmoved_head_is_in_flight() {
     slot.stamp.store(real, Ordering::Relaxed);
     assert_eq!(f.pop(), Ok(1));
 }
+
+/// With `std`, a slot fills a cache line (or the pair the hardware fetches together), so
+/// that neighbouring slots written and read from two cores do not share one; without it,
+/// slots are packed (see `Slot`).
+#[test]
+fn slots_are_cache_line_padded_with_std_and_packed_without() {
+    let line = if cfg!(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )) {
+        128
+    } else {
+        64
+    };
+    if cfg!(feature = "std") {
+        assert_eq!(core::mem::align_of::<Slot<u8>>(), line);
+        assert_eq!(core::mem::size_of::<Slot<u64>>(), line);
+        // An item larger than a line rounds up to whole lines.
+        assert_eq!(core::mem::size_of::<Slot<[u8; 200]>>() % line, 0);
+    } else {
+        assert_eq!(
+            core::mem::size_of::<Slot<u64>>(),
+            core::mem::size_of::<u64>() + core::mem::size_of::<usize>()
+        );
+    }
+}
