@@ -226,9 +226,15 @@ fn busy(retry_after_secs: u64) -> Response {
         .into_response()
 }
 
-fn accepted(app: &App, id: u64) -> Response {
-    app.counts.accepted.fetch_add(1, Ordering::Relaxed);
-    (StatusCode::ACCEPTED, format!("{id}\n")).into_response()
+/// 202 with the job's id if it was queued; else 503, counted in `shed`.
+fn answer(app: &App, id: u64, queued: bool, shed: &AtomicU64) -> Response {
+    if queued {
+        app.counts.accepted.fetch_add(1, Ordering::Relaxed);
+        (StatusCode::ACCEPTED, format!("{id}\n")).into_response()
+    } else {
+        shed.fetch_add(1, Ordering::Relaxed);
+        busy(1)
+    }
 }
 
 fn job(app: &App, body: &Bytes) -> Job {
@@ -264,12 +270,7 @@ async fn submit(State(app): State<App>, body: Bytes) -> Response {
         Queue::Bounded(tx) => tx.try_send(job).is_ok(),
         Queue::Unbounded(tx) => tx.send(job).is_ok(),
     };
-    if sent {
-        accepted(&app, id)
-    } else {
-        app.counts.shed_full.fetch_add(1, Ordering::Relaxed);
-        busy(1)
-    }
+    answer(&app, id, sent, &app.counts.shed_full)
 }
 
 async fn submit_waiting(State(app): State<App>, body: Bytes) -> Response {
@@ -287,12 +288,7 @@ async fn submit_waiting(State(app): State<App>, body: Bytes) -> Response {
         ),
         Queue::Unbounded(tx) => tx.send(job).is_ok(),
     };
-    if sent {
-        accepted(&app, id)
-    } else {
-        app.counts.shed_timeout.fetch_add(1, Ordering::Relaxed);
-        busy(1)
-    }
+    answer(&app, id, sent, &app.counts.shed_timeout)
 }
 
 async fn metrics(State(app): State<App>) -> Response {
