@@ -8,8 +8,8 @@
 //!   as soon as the last is answered.
 //!
 //! Its HTTP/1.1 client is a few lines over a `TcpStream`: one request at a time per
-//! connection, `Content-Length` bodies (what the service sends), reconnecting when the
-//! server closes.
+//! connection, `Content-Length` bodies (what the service sends), reconnecting for the
+//! next request after a failed one (a failed request is counted, never resent).
 
 use crate::service::{micros_histogram, Latency};
 use hdrhistogram::Histogram;
@@ -220,7 +220,7 @@ impl Tally {
     }
 }
 
-/// Sends one request timed from `due`, reconnecting once if the connection was closed.
+/// Sends one request timed from `due` (connecting first if the last request failed).
 /// Returns false when the server cannot be reached any more (it shut down).
 async fn one(
     conn: &mut Option<Conn>,
@@ -232,30 +232,29 @@ async fn one(
     t.sent += 1;
     t.lateness
         .saturating_record(due.elapsed().as_micros() as u64);
-    let mut answer = None;
-    for _ in 0..2 {
-        if conn.is_none() {
-            match Conn::connect(cfg.addr).await {
-                Ok(c) => *conn = Some(c),
-                Err(_) => {
-                    t.errors += 1;
-                    return false;
-                }
+    if conn.is_none() {
+        match Conn::connect(cfg.addr).await {
+            Ok(c) => *conn = Some(c),
+            Err(_) => {
+                t.errors += 1;
+                return false;
             }
-        }
-        match conn
-            .as_mut()
-            .unwrap()
-            .request("POST", &cfg.path, body)
-            .await
-        {
-            Ok(a) => {
-                answer = Some(a);
-                break;
-            }
-            Err(_) => *conn = None,
         }
     }
+    // Never sent again on a failure: the server may have queued the job already. The
+    // failure counts as an error, and the next request reconnects.
+    let answer = match conn
+        .as_mut()
+        .unwrap()
+        .request("POST", &cfg.path, body)
+        .await
+    {
+        Ok(a) => Some(a),
+        Err(_) => {
+            *conn = None;
+            None
+        }
+    };
     let micros = due.elapsed().as_micros() as u64;
     match answer {
         None => t.errors += 1,

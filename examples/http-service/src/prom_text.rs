@@ -27,8 +27,9 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Parses a page; `Err` names the first line that is not valid text format. Every sample
-/// must belong to a family declared with `# TYPE` (counters end in `_total`, histograms in
-/// `_bucket`/`_sum`/`_count`), and the page must end with `# EOF`.
+/// must belong to a family declared with `# TYPE` (a counter's samples end in `_total`, a
+/// histogram's in `_bucket`/`_sum`/`_count`), no series may appear twice, exemplars are
+/// cut off, and the page must end with `# EOF`.
 pub fn parse(text: &str) -> Result<Page, String> {
     let mut page = Page::default();
     let mut eof = false;
@@ -47,11 +48,16 @@ pub fn parse(text: &str) -> Result<Page, String> {
             page.types.insert(name.into(), kind.into());
         } else if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').ok_or_else(|| bad("HELP"))?;
+            if !valid_name(name) {
+                return Err(bad("metric name"));
+            }
             page.help.insert(name.into(), help.into());
         } else if line.starts_with('#') {
             continue;
         } else {
-            let (series, value) = line.rsplit_once(' ').ok_or_else(|| bad("sample"))?;
+            // An exemplar (` # {...} v`) is not part of the sample.
+            let sample = line.split_once(" # ").map_or(line, |(sample, _)| sample);
+            let (series, value) = sample.rsplit_once(' ').ok_or_else(|| bad("sample"))?;
             let value: f64 = match value {
                 "+Inf" => f64::INFINITY,
                 "-Inf" => f64::NEG_INFINITY,
@@ -64,20 +70,30 @@ pub fn parse(text: &str) -> Result<Page, String> {
             if series.contains('{') && !series.ends_with('}') {
                 return Err(bad("labels"));
             }
-            let family = [
+            // The family a sample belongs to: counters are written `<family>_total`,
+            // histograms `<family>_bucket` / `_sum` / `_count`, anything else bare.
+            let suffixed = [
                 ("_total", "counter"),
                 ("_bucket", "histogram"),
                 ("_sum", "histogram"),
                 ("_count", "histogram"),
             ]
             .iter()
-            .find_map(|(suffix, kind)| {
-                let base = name.strip_suffix(suffix)?;
-                (page.types.get(base).map(String::as_str) == Some(*kind)).then_some(base)
-            })
-            .unwrap_or(name);
-            if !page.types.contains_key(family) {
-                return Err(bad("sample of an undeclared family"));
+            .any(|(suffix, kind)| {
+                name.strip_suffix(suffix)
+                    .is_some_and(|base| page.types.get(base).map(String::as_str) == Some(*kind))
+            });
+            if !suffixed {
+                match page.types.get(name).map(String::as_str) {
+                    Some("counter" | "histogram") => {
+                        return Err(bad("a counter or histogram sample without its suffix"))
+                    }
+                    Some(_) => {}
+                    None => return Err(bad("sample of an undeclared family")),
+                }
+            }
+            if page.samples.contains_key(series) {
+                return Err(bad("the same series twice"));
             }
             page.samples.insert(series.into(), value);
         }
@@ -86,4 +102,39 @@ pub fn parse(text: &str) -> Result<Page, String> {
         return Err("no # EOF at the end".into());
     }
     Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    const HEAD: &str = "# HELP jobs_sent Jobs sent.\n# TYPE jobs_sent counter\n";
+
+    #[test]
+    fn a_valid_page_parses_and_exemplars_are_cut_off() {
+        let page = parse(&format!(
+            "{HEAD}jobs_sent_total{{q=\"a\"}} 5 # {{id=\"x\"}} 1\n# EOF\n"
+        ))
+        .unwrap();
+        assert_eq!(page.get(r#"jobs_sent_total{q="a"}"#), Some(5.0));
+        assert_eq!(page.types["jobs_sent"], "counter");
+    }
+
+    #[test]
+    fn malformed_pages_are_refused() {
+        for (page, why) in [
+            (format!("{HEAD}jobs_sent 5\n# EOF\n"), "without its suffix"),
+            (
+                format!("{HEAD}jobs_sent_total 5\njobs_sent_total 6\n# EOF\n"),
+                "twice",
+            ),
+            (format!("{HEAD}other_total 5\n# EOF\n"), "undeclared"),
+            (format!("{HEAD}jobs_sent_total five\n# EOF\n"), "value"),
+            (format!("{HEAD}jobs_sent_total 5\n"), "# EOF"),
+            (format!("{HEAD}# EOF\njobs_sent_total 5\n"), "after # EOF"),
+        ] {
+            let err = parse(&page).unwrap_err();
+            assert!(err.contains(why), "{why:?} not in {err:?}");
+        }
+    }
 }

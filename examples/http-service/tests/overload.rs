@@ -13,6 +13,13 @@ async fn start(config: Config) -> Running {
     service::start(config, listener).expect("start the service")
 }
 
+/// Waits for the drain, failing (not hanging) if it stalls.
+async fn join(running: Running) -> service::Report {
+    tokio::time::timeout(Duration::from_secs(60), running.join())
+        .await
+        .expect("the service drained and stopped within 60 s")
+}
+
 fn sorted(mut ids: Vec<u64>) -> Vec<u64> {
     ids.sort_unstable();
     ids
@@ -113,7 +120,7 @@ async fn overload_is_shed_with_503_and_every_accepted_job_runs_exactly_once() {
     );
 
     running.shutdown();
-    let report = running.join().await;
+    let report = join(running).await;
     assert_eq!(report.shed_in_flight, 0);
     assert_eq!(
         report.accepted, accepted,
@@ -182,7 +189,7 @@ async fn shutdown_runs_every_queued_job_before_it_returns() {
         accepted_ids.len()
     );
     running.shutdown();
-    let report = running.join().await;
+    let report = join(running).await;
     assert!(
         report.queued_at_close > 0,
         "the queue still held jobs when it was closed: {report:?}"
@@ -215,14 +222,15 @@ async fn the_unbounded_queue_accepts_everything_and_its_jobs_wait_longer() {
     let r = load::run(load_config, conns).await;
     assert_eq!((r.shed, r.errors, r.other), (0, 0, 0), "{r:?}");
     running.shutdown();
-    let report = running.join().await;
+    let report = join(running).await;
     assert_eq!(report.ran, r.accepted);
     assert_eq!(sorted(report.ran_ids), sorted(r.accepted_ids.clone()));
     // 500 jobs in 0.5 s; one worker runs at most 500 a second (a sleep takes at least
-    // its 2 ms), so at the end at least 250 wait, and the last one at least 0.5 s.
+    // its 2 ms), so the last job ends at least 1 s after the first starts: it waited
+    // about 0.5 s, less however late the generator sent it (a margin of 0.2 s here).
     assert_eq!(r.accepted, 500, "{r:?}");
     assert!(
-        report.job_latency.max_us >= 500_000,
+        report.job_latency.max_us >= 300_000,
         "the last job waited behind the backlog: {:?}",
         report.job_latency
     );
