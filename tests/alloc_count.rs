@@ -304,6 +304,9 @@ fn zero_allocations_blocking_api() {
         let done = Arc::new(AtomicUsize::new(0));
         let workers = PRODUCERS as usize + CONSUMERS;
         let start = Arc::new(Barrier::new(workers + 1));
+        // The consumers start once a producer is seen parked, so the window surely
+        // contains a wait (sampling alone can miss every one on a fast run).
+        let consumers_go = Arc::new(Barrier::new(CONSUMERS + 1));
         let end = Arc::new(Barrier::new(workers + 1));
         let mut handles = Vec::new();
         for p in 0..PRODUCERS {
@@ -321,10 +324,11 @@ fn zero_allocations_blocking_api() {
         }
         for _ in 0..CONSUMERS {
             let (rx, received, done) = (rx.clone(), received.clone(), done.clone());
-            let (start, end) = (start.clone(), end.clone());
+            let (start, end, go) = (start.clone(), end.clone(), consumers_go.clone());
             handles.push(std::thread::spawn(move || {
                 count_this_thread();
                 start.wait();
+                go.wait();
                 let (mut count, mut sum) = (0, 0);
                 while let Ok(v) = rx.recv_blocking() {
                     count += 1;
@@ -340,7 +344,17 @@ fn zero_allocations_blocking_api() {
         count_this_thread();
         open_window();
         start.wait();
-        let most_waiting = wait_done(&done, workers, &rx);
+        // With no consumer yet, a capacity-1 channel holds one item and the next send
+        // parks.
+        let parked_before = loop {
+            let waiting = rx.stats().senders_waiting;
+            if waiting > 0 {
+                break waiting;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        };
+        consumers_go.wait();
+        let most_waiting = wait_done(&done, workers, &rx).max(parked_before);
         let allocs = close_window();
         end.wait();
         for h in handles {
