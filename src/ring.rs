@@ -140,17 +140,16 @@ pub(crate) const MAX_CAPACITY: usize = (1 << ((usize::BITS as usize - 3 - 8) / 2
 
 /// One cell of the ring.
 ///
-/// With `std` each slot is padded to a cache line (128 bytes where the hardware pairs
-/// 64-byte lines or has 128-byte ones, as crossbeam's `CachePadded` does; 64 elsewhere),
-/// so that a sender writing one slot and a receiver reading its neighbour on another core
-/// do not share a line. Unpadded, four `u64` slots share a line, and with the two ends a
-/// few positions apart every message moved that line between cores. Interleaved long
-/// runs on the 2-core VM (`scripts/bench_ab.py --bins`, 7 rounds, medians, ns/message,
-/// unpadded → padded): tokio MPSC 4:1 u64 cap 64 36.3 → 24.8, MPMC 4:4 41.5 → 22.9, SPSC
-/// 34.5 → 24.7, smol MPSC 4:1 31.6 → 25.8; blocking SPSC cap 64 81.1 → 32.5. Capacity
-/// 1 and 1,024 and a single thread did not move. The price is memory: `capacity × 128`
-/// bytes at least. Without `std` (bare metal, often one core, where memory is the scarce
-/// thing) slots stay packed.
+/// With `std` each slot is padded to a cache line: 128 bytes where the hardware pairs
+/// 64-byte lines or has 128-byte ones, 64 elsewhere (the sizes crossbeam's `CachePadded`,
+/// used for the ring's position words, picks on these targets). Unpadded, four `u64`
+/// slots share a line, and with the two ends a few positions apart on two cores every
+/// message moved that line back and forth. Padding made the capacity-64 rows with two
+/// cores busy 1.1–1.5× faster (smol SPSC, already fast, did not move) and left capacity
+/// 1, capacity 1,024 and a single thread as they were
+/// (docs/PERFORMANCE.md, "Padded slots", has the runs). The price is memory, at least
+/// `capacity × 128` bytes, so without `std` (bare metal: usually one core, and memory is
+/// what runs out) slots stay packed.
 #[cfg_attr(
     all(
         feature = "std",
