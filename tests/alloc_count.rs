@@ -87,6 +87,25 @@ fn count_this_thread() {
     COUNTED.with(|c| c.set(true));
 }
 
+/// Counts the test thread's own allocations until dropped. It must be dropped before the
+/// test releases `SERIAL` (declare it after the `SERIAL` guard): after a test function
+/// returns, libtest allocates on the same thread to report the result, and a thread still
+/// counted would put those allocations into the next test's window.
+struct CountedTestThread;
+
+impl CountedTestThread {
+    fn start() -> Self {
+        count_this_thread();
+        CountedTestThread
+    }
+}
+
+impl Drop for CountedTestThread {
+    fn drop(&mut self) {
+        COUNTED.with(|c| c.set(false));
+    }
+}
+
 fn open_window() {
     ALLOCS.store(0, Ordering::SeqCst);
     WINDOW.store(true, Ordering::SeqCst);
@@ -371,7 +390,7 @@ fn zero_allocations_blocking_api() {
 #[test]
 fn allocation_counter_counts() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    count_this_thread();
+    let _counted = CountedTestThread::start();
     open_window();
     let v = std::hint::black_box(Vec::<u64>::with_capacity(8));
     let allocs = close_window();
@@ -392,7 +411,7 @@ fn zero_allocations_any_monitor_and_timed_calls() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (tx, rx) = sluicebox::bounded::<u64>(4);
     let (tx_s, _rx_s) = sluicebox::bounded::<String>(2);
-    count_this_thread();
+    let _counted = CountedTestThread::start();
     open_window();
     let gauges = [tx.monitor().erase(), tx_s.monitor().erase()];
     let mut total = 0;
