@@ -1,6 +1,6 @@
 //! Wakes per message: how often a send or recv future returns `Pending` and is polled
-//! again, for sluicebox and kanal (the fastest peer), on the async rows of
-//! `benches/channels.rs`. A diagnostic, not a criterion benchmark: it explains the rows
+//! again, for sluicebox, kanal (the fastest peer), and the cancel-safe peers thingbuf and
+//! tokio's mpsc, on the async rows of `benches/channels.rs`. A diagnostic, not a criterion benchmark: it explains the rows
 //! where time per message differs by a whole number of wake-ups (see README,
 //! Performance).
 //!
@@ -72,7 +72,8 @@ fn run<E: Exec>(ex: &E, peer: &str, cap: usize, producers: u64, n: u64) -> u64 {
     // The two channels' types differ, so the body is written once, as a macro.
     macro_rules! body {
         ($bounded:expr, $make:expr, $item:pat => $v:expr) => {{
-            let (tx, rx) = $bounded;
+            #[allow(unused_mut)] // tokio's receiver needs `&mut`
+            let (tx, mut rx) = $bounded;
             let sends: Vec<_> = (0..producers)
                 .map(|p| {
                     let tx = tx.clone();
@@ -104,8 +105,15 @@ fn run<E: Exec>(ex: &E, peer: &str, cap: usize, producers: u64, n: u64) -> u64 {
         match (peer, large()) {
             ("sluicebox", false) => body!(sluicebox::bounded::<u64>(cap), |i| i, Some(v) => v),
             ("sluicebox", true) => body!(sluicebox::bounded(cap), wide, Some(v) => v[7]),
-            (_, false) => body!(kanal::bounded_async::<u64>(cap), |i| i, Ok(v) => v),
-            (_, true) => body!(kanal::bounded_async(cap), wide, Ok(v) => v[7]),
+            ("kanal", false) => body!(kanal::bounded_async::<u64>(cap), |i| i, Ok(v) => v),
+            ("kanal", true) => body!(kanal::bounded_async(cap), wide, Ok(v) => v[7]),
+            ("thingbuf", false) => body!(thingbuf::mpsc::channel::<u64>(cap), |i| i, Some(v) => v),
+            ("thingbuf", true) => body!(thingbuf::mpsc::channel(cap), wide, Some(v) => v[7]),
+            ("tokio-mpsc", false) => {
+                body!(tokio::sync::mpsc::channel::<u64>(cap), |i| i, Some(v) => v)
+            }
+            ("tokio-mpsc", true) => body!(tokio::sync::mpsc::channel(cap), wide, Some(v) => v[7]),
+            _ => unreachable!("unknown peer {peer}"),
         }
     })
 }
@@ -138,17 +146,19 @@ fn row<E: Exec>(ex: &E, peer: &str, cap: usize, producers: u64) {
     );
 }
 
+const PEERS: [&str; 4] = ["sluicebox", "kanal", "thingbuf", "tokio-mpsc"];
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     println!("| executor | workload | channel | ns/msg | send Pending/msg | send wakes/msg | recv Pending/msg | recv wakes/msg |");
     println!("|---|---|---|---:|---:|---:|---:|---:|");
     for (cap, producers) in [(1, 1), (64, 1), (64, 4), (64, 1000)] {
-        for peer in ["sluicebox", "kanal"] {
+        for peer in PEERS {
             row(Tokio::get(), peer, cap, producers);
         }
     }
     for (cap, producers) in [(1, 1), (64, 1), (64, 4), (64, 1000)] {
-        for peer in ["sluicebox", "kanal"] {
+        for peer in PEERS {
             row(Smol::get(), peer, cap, producers);
         }
     }
