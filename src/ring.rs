@@ -428,9 +428,12 @@ impl Ring {
     fn claim<T>(&self, slots: &[Slot<T>]) -> Result<(usize, bool), Claim> {
         debug_assert_eq!(slots.len(), self.cap);
         // Fast path, small enough to inline into every send: no reservation out, no
-        // swap, the slot is free and our CAS wins. Anything else continues in
-        // `claim_slow` from the values read here, so every path does the same atomic
-        // accesses, in the same order, as one loop would. Orderings as in `claim_slow`.
+        // swap, the slot is free and our CAS wins. The plain Full verdict is
+        // `claim_slow`'s first turn, inline. Anything else continues in `claim_slow`
+        // from the `tail` word and stamp first read here; after a plain-case check that
+        // gave no verdict, that repeats the check (one more fence and re-read, on a
+        // contended path only), which is as valid as a loop turn that read later.
+        // Orderings as in `claim_slow`.
         // Relaxed: a guess, validated by the stamp check and the CAS.
         let raw = self.tail.load(Ordering::Relaxed);
         if raw & self.mark_bit != 0 {
@@ -734,8 +737,9 @@ impl Ring {
     #[inline(always)]
     pub(crate) fn pop<T>(&self, slots: &[Slot<T>]) -> Result<(T, bool), PopError> {
         debug_assert_eq!(slots.len(), self.cap);
-        // Fast path, as in `claim`: the slot holds this lap's item and our CAS wins;
-        // anything else continues in `pop_slow` from the values read here.
+        // Fast path, as in `claim`: the slot holds this lap's item and our CAS wins,
+        // or the plain Empty verdict; anything else continues in `pop_slow` from the
+        // values first read here.
         // Relaxed: a guess, validated by the stamp check and the CAS.
         let raw = self.head.load(Ordering::Relaxed);
         let head = raw & !self.wait_bit;
