@@ -832,8 +832,9 @@ fn benches(c: &mut Criterion) {
 
 /// `SLUICEBOX_BENCH_ONE=<section>/<topo>/<cap>/<impl>/<messages>[/64B]` runs one workload
 /// once (u64 messages, or 64-byte ones with `/64B`), prints its ns/message and exits:
-/// `section` is `try_pair`, `blocking`, `tokio`, `smol`, `tokio1` (tokio's current-thread
-/// runtime: every task on one thread; not a matrix row) or `scale_tokio`/`scale_smol`
+/// `section` is `try_pair`, `blocking`, `blocking1` (a blocking send then a blocking
+/// receive on one thread, which never waits; not a matrix row), `tokio`, `smol`, `tokio1`
+/// (tokio's current-thread runtime: every task on one thread; not a matrix row) or `scale_tokio`/`scale_smol`
 /// (then `topo` is the producer count), e.g.
 /// `SLUICEBOX_BENCH_ONE=blocking/spsc/1/sluicebox/200000 target/release/deps/channels-*`.
 fn run_one(spec: &str) {
@@ -884,6 +885,20 @@ fn run_one_msg<T: Msg>(spec: &str, f: &[&str]) {
     fn blocking_run<T: Msg, C: BlockingChan<T>>(_: &str, t: Topo, cap: usize, n: u64) -> Duration {
         run_blocking::<T, C>(cap, t, n)
     }
+    fn blocking1_run<T: Msg, C: BlockingChan<T>>(_: &str, _: Topo, cap: usize, n: u64) -> Duration {
+        // As `try_run`, through the blocking calls: never waits, so it counts the
+        // instructions of the blocking API's path around the ring operation.
+        let (tx, mut rx) = C::bounded(cap);
+        let start = Instant::now();
+        let mut sum = 0u64;
+        for i in 0..n {
+            C::send(&tx, black_box(T::make(i)));
+            sum = sum.wrapping_add(C::recv(&mut rx).expect("recv").key());
+        }
+        let elapsed = start.elapsed();
+        check::<T>(C::NAME, n, (n, sum));
+        elapsed
+    }
     fn async_run<T: Msg, C: AsyncChan<T>>(section: &str, t: Topo, cap: usize, n: u64) -> Duration {
         let (p, c) = (t.producers, t.consumers);
         match section {
@@ -896,6 +911,16 @@ fn run_one_msg<T: Msg>(spec: &str, f: &[&str]) {
     let elapsed = match section {
         "try_pair" => dispatch!(
             try_run,
+            Sluicebox,
+            TokioMpsc,
+            AsyncChannel,
+            Flume,
+            Kanal,
+            Thingbuf,
+            Crossbeam
+        ),
+        "blocking1" => dispatch!(
+            blocking1_run,
             Sluicebox,
             TokioMpsc,
             AsyncChannel,
