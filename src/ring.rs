@@ -233,6 +233,34 @@ pub(crate) enum PopError {
     InFlight,
 }
 
+/// An item claimed by [`Ring::claim_head`]: our CAS moved `head` past its slot, and the
+/// item is still in it. [`take`](Self::take) moves it out. Only `claim_head` makes one and
+/// `take` consumes it, so a claimed item is moved out at most once. A claim dropped
+/// untaken would leave its slot occupied for good (the ring stalls there, with no UB), so
+/// every path takes it.
+#[must_use = "a claimed item must be taken, or its slot stays occupied"]
+pub(crate) struct HeadClaim<'s, T> {
+    slot: &'s Slot<T>,
+    /// The slot's stamp once the item is out: empty, for the next lap's pusher.
+    next_stamp: usize,
+    /// The sender-wait flag as the claim CAS read it.
+    pub(crate) waiting: bool,
+}
+
+impl<T> HeadClaim<'_, T> {
+    /// Moves the item out and frees its slot for the next lap's pusher.
+    #[inline(always)]
+    pub(crate) fn take(self) -> T {
+        // SAFETY: our claim CAS moved `head` past this slot, whose stamp said it holds an
+        // initialized item (invariant 1); only we touch it until the stamp store below
+        // (invariant 3), and `self` is consumed here, so this is the one move out.
+        let value = self.slot.value.with(|p| unsafe { (*p).assume_init_read() });
+        // Release: tell the next lap's pusher our read is done.
+        self.slot.stamp.store(self.next_stamp, Ordering::Release);
+        value
+    }
+}
+
 /// Why room could not be claimed.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Claim {
@@ -731,11 +759,32 @@ impl Ring {
     }
 
     /// Pops the oldest item. `Ok((item, waiting))`: `waiting` is the sender-wait flag as
-    /// our claim CAS read it. Always inlined, as `push`: out of line it cost a call per
-    /// async receive (callgrind, tokio current-thread SPSC at capacity 64: 348 against 325
-    /// instructions per message with `unregister_granting` out of line too).
-    #[inline(always)]
+    /// our claim CAS read it. [`claim_head`](Self::claim_head), then
+    /// [`HeadClaim::take`].
+    #[inline]
     pub(crate) fn pop<T>(&self, slots: &[Slot<T>]) -> Result<(T, bool), PopError> {
+        let claim = self.claim_head(slots)?;
+        let waiting = claim.waiting;
+        Ok((claim.take(), waiting))
+    }
+
+    /// Claims the oldest item for a pop, to be moved out with [`HeadClaim::take`].
+    /// Always inlined, as `claim`: out of line it cost a call per async receive
+    /// (callgrind, tokio current-thread SPSC at capacity 64: 348 against 325 instructions
+    /// per message with `unregister_granting` out of line too).
+    ///
+    /// The item is not read here but by `take`, on the success path only. Returning it
+    /// from here, as `Result<(T, bool), PopError>`, joined the fast path's result with the
+    /// slow path's in memory, and that type stores the error in the first byte of the
+    /// item: the compiler then copied an item's first byte apart from the rest, with
+    /// unaligned loads over the stores just made, which the CPU cannot forward (64-byte
+    /// items: a quarter of `try_recv`'s samples on one such load; docs/PERFORMANCE.md,
+    /// "Moving 64-byte items").
+    #[inline(always)]
+    pub(crate) fn claim_head<'s, T>(
+        &self,
+        slots: &'s [Slot<T>],
+    ) -> Result<HeadClaim<'s, T>, PopError> {
         debug_assert_eq!(slots.len(), self.cap);
         // Fast path, as in `claim`: the slot holds this lap's item and our CAS wins,
         // or the plain Empty verdict; anything else continues in `pop_slow` from the
@@ -770,29 +819,31 @@ impl Ring {
             .head
             .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
         {
-            Ok(_) => {
-                // SAFETY: as in `pop_slow`: our CAS claimed `head`, whose stamp said the
-                // slot holds an initialized item; we move it out exactly once.
-                let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
-                // Release: tell the next lap's pusher our read is done.
-                slot.stamp
-                    .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                Ok((value, raw & self.wait_bit != 0))
-            }
+            Ok(_) => Ok(self.head_claim(slot, head, raw)),
             Err(current) => self.pop_slow(slots, current, None),
         }
     }
 
-    /// [`pop`](Self::pop) past its fast path: the loop, entered as
+    /// The claim of `slot` at position `head` by a CAS that read the `head` word `raw`.
+    #[inline(always)]
+    fn head_claim<'s, T>(&self, slot: &'s Slot<T>, head: usize, raw: usize) -> HeadClaim<'s, T> {
+        HeadClaim {
+            slot,
+            next_stamp: head.wrapping_add(self.one_lap),
+            waiting: raw & self.wait_bit != 0,
+        }
+    }
+
+    /// [`claim_head`](Self::claim_head) past its fast path: the loop, entered as
     /// [`claim_slow`](Self::claim_slow) is.
     #[cold]
     #[inline(never)]
-    fn pop_slow<T>(
+    fn pop_slow<'s, T>(
         &self,
-        slots: &[Slot<T>],
+        slots: &'s [Slot<T>],
         mut raw: usize,
         mut read: Option<usize>,
-    ) -> Result<(T, bool), PopError> {
+    ) -> Result<HeadClaim<'s, T>, PopError> {
         let backoff = Backoff::new();
         if read.is_none() {
             backoff.spin();
@@ -813,17 +864,8 @@ impl Ring {
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => {
-                        // SAFETY: our CAS claimed position `head`, whose stamp said the
-                        // slot holds an initialized item (invariant 1); only we touch it
-                        // until the stamp store below (invariant 3), and we move it out
-                        // exactly once.
-                        let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
-                        // Release: tell the next lap's pusher our read is done.
-                        slot.stamp
-                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                        return Ok((value, raw & self.wait_bit != 0));
-                    }
+                    // The caller moves the item out (`HeadClaim::take`).
+                    Ok(_) => return Ok(self.head_claim(slot, head, raw)),
                     Err(current) => {
                         raw = current;
                         backoff.spin();

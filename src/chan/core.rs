@@ -253,7 +253,9 @@ impl<'a, T> Chan<'a, T> {
     /// Pops and wakes one sender. Always inlined, as `push`.
     #[inline(always)]
     pub(crate) fn pop(&self) -> Result<T, PopError> {
-        let (value, waiting) = self.ring.pop(self.slots())?;
+        let claim = self.ring.claim_head(self.slots())?;
+        let waiting = claim.waiting;
+        let value = claim.take();
         self.freed_slot(waiting);
         Ok(value)
     }

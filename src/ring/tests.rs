@@ -172,7 +172,7 @@ fn stale_head_laps_old_is_retried_not_taken_for_closed() {
     assert_eq!(ring.len(), MAX_CAPACITY);
     let stale = head.wrapping_add(ring.one_lap); // 2^laps - 1 laps before `head`
     assert_eq!(
-        ring.pop_slow(&slots, stale, None).map(|(v, _)| v),
+        ring.pop_slow(&slots, stale, None).map(|claim| claim.take()),
         Ok(7),
         "a full closed ring, read laps late, reported its end"
     );
