@@ -203,7 +203,14 @@ impl<'a, T> Chan<'a, T> {
     /// sixth of an async send (callgrind).
     #[inline(always)]
     pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
-        let waiting = self.ring.push(self.slots(), value)?;
+        let waiting = match self.ring.claim_tail(self.slots()) {
+            Ok(claim) => {
+                let waiting = claim.waiting;
+                claim.put(value);
+                waiting
+            }
+            Err(why) => return Err(PushError::new(why, value)),
+        };
         if let Some(receiver) = self.waiter_to_wake(&self.recv_waiters, End::Tail, waiting) {
             receiver.wake();
         }
