@@ -882,10 +882,15 @@ fn run_one_msg<T: Msg>(spec: &str, f: &[&str]) {
         check::<T>(C::NAME, n, (n, sum));
         elapsed
     }
-    fn blocking_run<T: Msg, C: BlockingChan<T>>(_: &str, t: Topo, cap: usize, n: u64) -> Duration {
-        run_blocking::<T, C>(cap, t, n)
-    }
-    fn blocking1_run<T: Msg, C: BlockingChan<T>>(_: &str, _: Topo, cap: usize, n: u64) -> Duration {
+    fn blocking_run<T: Msg, C: BlockingChan<T>>(
+        section: &str,
+        t: Topo,
+        cap: usize,
+        n: u64,
+    ) -> Duration {
+        if section != "blocking1" {
+            return run_blocking::<T, C>(cap, t, n);
+        }
         // As `try_run`, through the blocking calls: never waits, so it counts the
         // instructions of the blocking API's path around the ring operation.
         let (tx, mut rx) = C::bounded(cap);
@@ -919,17 +924,7 @@ fn run_one_msg<T: Msg>(spec: &str, f: &[&str]) {
             Thingbuf,
             Crossbeam
         ),
-        "blocking1" => dispatch!(
-            blocking1_run,
-            Sluicebox,
-            TokioMpsc,
-            AsyncChannel,
-            Flume,
-            Kanal,
-            Thingbuf,
-            Crossbeam
-        ),
-        "blocking" => dispatch!(
+        "blocking" | "blocking1" => dispatch!(
             blocking_run,
             Sluicebox,
             TokioMpsc,
