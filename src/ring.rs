@@ -251,9 +251,10 @@ impl<T> HeadClaim<'_, T> {
     /// Moves the item out and frees its slot for the next lap's pusher.
     #[inline(always)]
     pub(crate) fn take(self) -> T {
-        // SAFETY: our claim CAS moved `head` past this slot, whose stamp said it holds an
-        // initialized item (invariant 1); only we touch it until the stamp store below
-        // (invariant 3), and `self` is consumed here, so this is the one move out.
+        // SAFETY: a `HeadClaim` is made only by `head_claim`, right after our CAS moved
+        // `head` past this slot, whose stamp said it holds an initialized item (invariant
+        // 1); only we touch it until the stamp store below (invariant 3), and `self` is
+        // consumed here, so this is the one move out.
         let value = self.slot.value.with(|p| unsafe { (*p).assume_init_read() });
         // Release: tell the next lap's pusher our read is done.
         self.slot.stamp.store(self.next_stamp, Ordering::Release);
@@ -279,9 +280,10 @@ impl<T> TailClaim<'_, T> {
     /// Moves `value` into the claimed slot and publishes it.
     #[inline(always)]
     pub(crate) fn put(self, value: T) {
-        // SAFETY: our claim moved `ready` past this slot, whose stamp said empty for this
-        // lap (invariant 1); nobody else reads or writes the value until the stamp store
-        // below (invariant 3), and `self` is consumed here, so this is the one write.
+        // SAFETY: a `TailClaim` is made only by `claim_tail`, right after our claim moved
+        // `ready` past this slot, whose stamp said empty for this lap (invariant 1);
+        // nobody else reads or writes the value until the stamp store below (invariant
+        // 3), and `self` is consumed here, so this is the one write.
         self.slot.value.with_mut(|p| unsafe { (*p).write(value) });
         // Release: publish the value to the popper's Acquire stamp load.
         self.slot.stamp.store(self.stamp, Ordering::Release);
@@ -877,14 +879,24 @@ impl Ring {
             .head
             .compare_exchange_weak(raw, new_raw, Ordering::SeqCst, Ordering::Relaxed)
         {
-            Ok(_) => Ok(self.head_claim(slot, head, raw)),
+            // SAFETY: our CAS just moved `head` past `slot`'s position.
+            Ok(_) => Ok(unsafe { self.head_claim(slot, head, raw) }),
             Err(current) => self.pop_slow(slots, current, None),
         }
     }
 
     /// The claim of `slot` at position `head` by a CAS that read the `head` word `raw`.
+    ///
+    /// # Safety
+    /// Our CAS on `head`, from `raw` to the next position, has just succeeded, and `slot`
+    /// is the slot of `head`: `HeadClaim::take` moves its item out on that ground.
     #[inline(always)]
-    fn head_claim<'s, T>(&self, slot: &'s Slot<T>, head: usize, raw: usize) -> HeadClaim<'s, T> {
+    unsafe fn head_claim<'s, T>(
+        &self,
+        slot: &'s Slot<T>,
+        head: usize,
+        raw: usize,
+    ) -> HeadClaim<'s, T> {
         HeadClaim {
             slot,
             next_stamp: head.wrapping_add(self.one_lap),
@@ -923,7 +935,8 @@ impl Ring {
                     Ordering::Relaxed,
                 ) {
                     // The caller moves the item out (`HeadClaim::take`).
-                    Ok(_) => return Ok(self.head_claim(slot, head, raw)),
+                    // SAFETY: our CAS just moved `head` past `slot`'s position.
+                    Ok(_) => return Ok(unsafe { self.head_claim(slot, head, raw) }),
                     Err(current) => {
                         raw = current;
                         backoff.spin();
