@@ -234,10 +234,10 @@ pub(crate) enum PopError {
 }
 
 /// An item claimed by [`Ring::claim_head`]: our CAS moved `head` past its slot, and the
-/// item is still in it. [`take`](Self::take) moves it out. Only `claim_head` makes one and
-/// `take` consumes it, so a claimed item is moved out at most once. A claim dropped
-/// untaken would leave its slot occupied for good (the ring stalls there, with no UB), so
-/// every path takes it.
+/// item is still in it. [`take`](Self::take) moves it out. Only `Ring::head_claim` makes
+/// one and `take` consumes it, so a claimed item is moved out at most once. A claim
+/// dropped untaken would leave its slot occupied for good (the ring stalls there, with no
+/// UB), so every path takes it; debug builds panic on such a drop.
 #[must_use = "a claimed item must be taken, or its slot stays occupied"]
 pub(crate) struct HeadClaim<'s, T> {
     slot: &'s Slot<T>,
@@ -251,22 +251,33 @@ impl<T> HeadClaim<'_, T> {
     /// Moves the item out and frees its slot for the next lap's pusher.
     #[inline(always)]
     pub(crate) fn take(self) -> T {
+        let (slot, next_stamp) = (self.slot, self.next_stamp);
+        // Consumed: the debug drop check below must not fire.
+        core::mem::forget(self);
         // SAFETY: a `HeadClaim` is made only by `head_claim`, right after our CAS moved
         // `head` past this slot, whose stamp said it holds an initialized item (invariant
-        // 1); only we touch it until the stamp store below (invariant 3), and `self` is
-        // consumed here, so this is the one move out.
-        let value = self.slot.value.with(|p| unsafe { (*p).assume_init_read() });
+        // 1); only we touch it until the stamp store below (invariant 3), and the claim
+        // was consumed above, so this is the one move out.
+        let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
         // Release: tell the next lap's pusher our read is done.
-        self.slot.stamp.store(self.next_stamp, Ordering::Release);
+        slot.stamp.store(next_stamp, Ordering::Release);
         value
     }
 }
 
-/// Room claimed by [`Ring::claim_tail`]: our CAS moved `ready` past its slot, which
-/// is empty for this lap and ours alone. [`put`](Self::put) fills and publishes it. Only
-/// `claim_tail` makes one and `put` consumes it, so claimed room is written at most once.
-/// A claim dropped unfilled would leave a hole that every pop waits on (no UB, but a
-/// stall), so every path fills it.
+#[cfg(debug_assertions)]
+impl<T> Drop for HeadClaim<'_, T> {
+    fn drop(&mut self) {
+        panic!("sluicebox: a claimed item was never taken (its slot would stay occupied)");
+    }
+}
+
+/// Room claimed by [`Ring::claim_tail`] (or a reservation being sent): our RMW on `tail`
+/// moved `ready` past its slot, which is empty for this lap and ours alone.
+/// [`put`](Self::put) fills and publishes it. Only `Ring::tail_claim` makes one and `put`
+/// consumes it, so claimed room is written at most once. A claim dropped unfilled would
+/// leave a hole that every pop waits on (no UB, but a stall), so every path fills it;
+/// debug builds panic on such a drop.
 #[must_use = "claimed room must be filled, or the ring stalls at it"]
 pub(crate) struct TailClaim<'s, T> {
     slot: &'s Slot<T>,
@@ -280,13 +291,25 @@ impl<T> TailClaim<'_, T> {
     /// Moves `value` into the claimed slot and publishes it.
     #[inline(always)]
     pub(crate) fn put(self, value: T) {
-        // SAFETY: a `TailClaim` is made only by `claim_tail`, right after our claim moved
-        // `ready` past this slot, whose stamp said empty for this lap (invariant 1);
-        // nobody else reads or writes the value until the stamp store below (invariant
-        // 3), and `self` is consumed here, so this is the one write.
-        self.slot.value.with_mut(|p| unsafe { (*p).write(value) });
+        let (slot, stamp) = (self.slot, self.stamp);
+        // Consumed: the debug drop check below must not fire.
+        core::mem::forget(self);
+        // SAFETY: a `TailClaim` is made only by `tail_claim`, right after our RMW on
+        // `tail` moved `ready` past this slot. Its stamp said empty for this lap when its
+        // room was claimed (invariant 1: by this claim's CAS, or, with reservations out,
+        // by the earlier reservation's), nobody else reads or writes the value until the
+        // stamp store below (invariant 3), and the claim was consumed above, so this is
+        // the one write.
+        slot.value.with_mut(|p| unsafe { (*p).write(value) });
         // Release: publish the value to the popper's Acquire stamp load.
-        self.slot.stamp.store(self.stamp, Ordering::Release);
+        slot.stamp.store(stamp, Ordering::Release);
+    }
+}
+
+#[cfg(debug_assertions)]
+impl<T> Drop for TailClaim<'_, T> {
+    fn drop(&mut self) {
+        panic!("sluicebox: claimed room was never filled (every pop would wait at it)");
     }
 }
 
@@ -503,11 +526,27 @@ impl Ring {
         slots: &'s [Slot<T>],
     ) -> Result<TailClaim<'s, T>, Claim> {
         let (pos, waiting) = self.claim(slots)?;
-        Ok(TailClaim {
+        // SAFETY: `claim` just moved `ready` past `pos`.
+        Ok(unsafe { self.tail_claim(slots, pos, waiting) })
+    }
+
+    /// The claim of the room at `pos`, with the receiver-wait flag `waiting`.
+    ///
+    /// # Safety
+    /// Our RMW on `tail` has just moved `ready` past `pos` (a claim, or a reservation's
+    /// send), and nothing has written there since: `TailClaim::put` writes on that ground.
+    #[inline(always)]
+    unsafe fn tail_claim<'s, T>(
+        &self,
+        slots: &'s [Slot<T>],
+        pos: usize,
+        waiting: bool,
+    ) -> TailClaim<'s, T> {
+        TailClaim {
             slot: &slots[pos & (self.mark_bit - 1)],
             stamp: pos.wrapping_add(1),
             waiting,
-        })
+        }
     }
 
     /// Claims room for a push: the slot at `T`, and the position to write at (`ready`;
@@ -736,7 +775,7 @@ impl Ring {
         let pos = self.back(self.position(raw), r);
         // SAFETY: our RMW moved `ready` past `pos` (`ready` was `T - r`, is now
         // `T - (r - 1)`), so it is ours to write, once (invariant 3).
-        unsafe { self.write(slots, pos, value) };
+        unsafe { self.tail_claim(slots, pos, false) }.put(value);
         r == 1 && raw & self.mark_bit != 0
     }
 
@@ -800,22 +839,6 @@ impl Ring {
     #[inline]
     fn prev(&self, pos: usize) -> usize {
         self.back(pos, 1)
-    }
-
-    /// Writes `value` at position `pos` and publishes it.
-    ///
-    /// # Safety
-    /// `pos` is ours to write (invariant 3): a claim or a reservation's send moved
-    /// `ready` past it, and it has not been written since.
-    #[inline]
-    unsafe fn write<T>(&self, slots: &[Slot<T>], pos: usize, value: T) {
-        let slot = &slots[pos & (self.mark_bit - 1)];
-        // SAFETY: the caller's contract; the slot's stamp said empty for this lap when
-        // its room was claimed (invariant 1), and nobody else reads or writes the value
-        // until we store the next stamp (invariant 3).
-        slot.value.with_mut(|p| unsafe { (*p).write(value) });
-        // Release: publish the value to the popper's Acquire stamp load.
-        slot.stamp.store(pos.wrapping_add(1), Ordering::Release);
     }
 
     /// Pops the oldest item. `Ok((item, waiting))`: `waiting` is the sender-wait flag as
